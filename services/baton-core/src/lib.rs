@@ -1,0 +1,24 @@
+//! Baton's domain rules and types. No IO: everything here is a pure function of its inputs
+//! (the clock and the random source are passed in), so the rules are unit- and property-tested
+//! once and every store, service and tool applies them the same way.
+//!
+//! # Layout
+//! - [`ids`]: validated identifiers (campaign, place, unit, question, participant, attempt).
+//! - [`campaign`]: the campaign document (the file `baton campaign import` reads) and its
+//!   validated, indexed form [`campaign::Campaign`]: rules, place tree, units, question bank.
+//! - [`draw`]: the random draw of an attempt's questions with per-category quotas and
+//!   per-attempt option shuffling.
+//! - [`scoring`]: choices, per-question deadlines, points, finishing an attempt, which attempt
+//!   is best.
+//! - [`leader`]: the published tie order encoded into one exact sorted-set score.
+//! - [`calendar`]: the campaign day (the daily attempt limit's boundary) in its time zone.
+
+pub mod calendar;
+pub mod campaign;
+pub mod draw;
+pub mod ids;
+pub mod leader;
+pub mod scoring;
+
+/// Milliseconds since the Unix epoch, server time. Every timestamp in the rules is one of these.
+pub type Millis = i64;
