@@ -1,0 +1,125 @@
+-- Baton's participant writes on Redis: one script, one round trip, one hash slot per call.
+-- ARGV[1] names the operation. Every key a call touches shares the participant's shard hash
+-- tag; an attempt's key is its participant's key + ':a:' + attempt id.
+-- Mirrors baton_core::scoring (judge, totals, finished_at, is_better); the conformance suite
+-- holds this script and the embedded store to the same behaviour.
+-- Records: answer 'choice_mask,correct,points,timed_out,elapsed_ms,attempt_score';
+--          finish 'score,correct_count,total_ms,reached_ms'; best 'score,total_ms,reached_ms'.
+
+local op = ARGV[1]
+local function fmt(x) return string.format('%d', x) end
+
+if op == 'join' then
+  -- KEYS: participant, aggregates. ARGV: op, region, unit, nickname, now, aggregate fields.
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return {'existing', redis.call('HGETALL', KEYS[1])}
+  end
+  redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
+    'joined', ARGV[5], 'aggs', ARGV[6], 'day', '0', 'dayn', '0')
+  redis.call('HINCRBY', KEYS[2], 'all:n', 1)
+  for f in string.gmatch(ARGV[6], '[^,]+') do
+    redis.call('HINCRBY', KEYS[2], f .. ':n', 1)
+  end
+  return {'created', redis.call('HGETALL', KEYS[1])}
+
+elseif op == 'start' then
+  -- KEYS: participant, new attempt. ARGV: op, attempt id, now, day, per day, ttl ms,
+  -- then the new attempt's hash as field, value pairs.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_participant'} end
+  local now = tonumber(ARGV[3])
+  local open = redis.call('HGET', KEYS[1], 'open')
+  if open then
+    local akey = KEYS[1] .. ':a:' .. open
+    local expires = redis.call('HGET', akey, 'expires')
+    if expires then
+      if now < tonumber(expires) then
+        return {'resumed', open, redis.call('HGETALL', akey)}
+      end
+      return {'expired', open}
+    end
+  end
+  local n = 0
+  if redis.call('HGET', KEYS[1], 'day') == ARGV[4] then
+    n = tonumber(redis.call('HGET', KEYS[1], 'dayn'))
+  end
+  if n >= tonumber(ARGV[5]) then return {'exhausted'} end
+  redis.call('HSET', KEYS[1], 'day', ARGV[4], 'dayn', fmt(n + 1), 'open', ARGV[2])
+  local fields = {}
+  for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[2], unpack(fields))
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  return {'started'}
+
+elseif op == 'answer' then
+  -- KEYS: attempt. ARGV: op, question id, choice mask, now, grace ms.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+  local idx = redis.call('HGET', KEYS[1], 'i:' .. ARGV[2])
+  if not idx then return {'not_in_attempt'} end
+  local prev = redis.call('HGET', KEYS[1], 'r' .. idx)
+  if prev then
+    if string.match(prev, '^(%d+),') == ARGV[3] then return {'repeat', idx, prev} end
+    return {'conflict', idx, prev}
+  end
+  if redis.call('HEXISTS', KEYS[1], 'fin') == 1 then return {'finished'} end
+  local a = redis.call('HMGET', KEYS[1], 'cursor', 'limit', 'score', 'm' .. idx, 'pt' .. idx)
+  local cursor, limit, score = tonumber(a[1]), tonumber(a[2]), tonumber(a[3])
+  local now = tonumber(ARGV[4])
+  local elapsed = now - cursor
+  if elapsed < 0 then elapsed = 0 end
+  local timed_out = elapsed > limit + tonumber(ARGV[5])
+  local correct = (not timed_out) and a[4] == ARGV[3]
+  local points = 0
+  if correct then points = tonumber(a[5]) end
+  local next_cursor = now
+  if timed_out then next_cursor = cursor + limit end
+  if elapsed > limit then elapsed = limit end
+  score = score + points
+  local rec = table.concat({ARGV[3], correct and '1' or '0', fmt(points),
+    timed_out and '1' or '0', fmt(elapsed), fmt(score)}, ',')
+  redis.call('HSET', KEYS[1], 'r' .. idx, rec, 'cursor', fmt(next_cursor), 'score', fmt(score))
+  return {'judged', idx, rec}
+
+elseif op == 'finish' then
+  -- KEYS: attempt, participant, aggregates. ARGV: op, attempt id, now, ttl ms after closing.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+  local fin = redis.call('HGET', KEYS[1], 'fin')
+  if fin then return {'repeat', fin, redis.call('HGET', KEYS[2], 'best')} end
+  local a = redis.call('HMGET', KEYS[1], 'n', 'limit', 'expires')
+  local n, limit, expires = tonumber(a[1]), tonumber(a[2]), tonumber(a[3])
+  local score, correct, total, answered = 0, 0, 0, 0
+  for i = 0, n - 1 do
+    local r = redis.call('HGET', KEYS[1], 'r' .. i)
+    if r then
+      local _, c, p, _, e = string.match(r, '^(%d+),(%d),(%d+),(%d),(%d+),')
+      answered = answered + 1
+      score = score + tonumber(p)
+      correct = correct + tonumber(c)
+      total = total + tonumber(e)
+    end
+  end
+  total = total + (n - answered) * limit
+  local reached = tonumber(ARGV[3])
+  if expires < reached then reached = expires end
+  fin = table.concat({fmt(score), fmt(correct), fmt(total), fmt(reached)}, ',')
+  redis.call('HSET', KEYS[1], 'fin', fin)
+  if redis.call('HGET', KEYS[2], 'open') == ARGV[2] then redis.call('HDEL', KEYS[2], 'open') end
+  local best = redis.call('HGET', KEYS[2], 'best')
+  local better, old = true, 0
+  if best then
+    local bs, bt = string.match(best, '^(%d+),(%d+),')
+    old = tonumber(bs)
+    better = score > old or (score == old and total < tonumber(bt))
+  end
+  if better then
+    local first = not best
+    best = table.concat({fmt(score), fmt(total), fmt(reached)}, ',')
+    redis.call('HSET', KEYS[2], 'best', best)
+    for f in string.gmatch(redis.call('HGET', KEYS[2], 'aggs'), '[^,]+') do
+      redis.call('HINCRBY', KEYS[3], f .. ':bs', score - old)
+      if first then redis.call('HINCRBY', KEYS[3], f .. ':bc', 1) end
+    end
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {'finished', fin, best}
+end
+return redis.error_reply('unknown operation ' .. tostring(op))

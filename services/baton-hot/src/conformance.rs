@@ -1,0 +1,393 @@
+//! The behaviour every hot store must show, written once.
+//!
+//! Each case is an `async fn(&dyn HotStore)` that panics on a violation. [`conformance_suite!`]
+//! turns the whole list into `#[tokio::test]`s for one store; `tests/conformance.rs` runs it
+//! for the embedded store and for Redis (a throwaway `redis-server`). Each case works in its own
+//! campaign, so cases can share a store and run in parallel.
+
+use crate::*;
+use baton_core::campaign::QuestionKind;
+use baton_core::draw::DrawnQuestion;
+use baton_core::scoring::GRACE_MS;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Seconds per question in these cases, in ms.
+pub const LIMIT: Millis = 20_000;
+/// A fixed "now" (2026-06-10T00:00:00Z).
+pub const T0: Millis = 1_781_049_600_000;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A campaign id no other case uses (in this process or another run against the same Redis).
+pub fn fresh_campaign() -> CampaignId {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nonce: u32 = rand_nonce();
+    CampaignId::parse(&format!("conf-{nonce:08x}-{n}")).expect("valid id")
+}
+
+fn rand_nonce() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    t.subsec_nanos() ^ (std::process::id() << 12)
+}
+
+pub fn pid(c: &CampaignId, device: &str) -> ParticipantId {
+    ParticipantId::for_device(c, device)
+}
+
+fn place(s: &str) -> PlaceId {
+    PlaceId::parse(s).unwrap()
+}
+
+fn q(id: &str, kind: QuestionKind, perm: Vec<u8>, correct_mask: u32) -> DrawnQuestion {
+    DrawnQuestion { id: QuestionId::parse(id).unwrap(), kind, perm, correct_mask, points: 10 }
+}
+
+/// A three-question attempt started at `now`: q0 single (answer 1), q1 multi (answers 0 and
+/// 2), q2 true/false (answer 0).
+pub fn attempt(p: &ParticipantId, id: &str, now: Millis) -> AttemptState {
+    let questions = vec![
+        q("q0", QuestionKind::Single, vec![2, 0, 1], 0b010),
+        q("q1", QuestionKind::Multi, vec![3, 1, 0, 2], 0b101),
+        q("q2", QuestionKind::Judge, vec![0, 1], 0b01),
+    ];
+    AttemptState {
+        id: AttemptId::parse(id).unwrap(),
+        participant: p.clone(),
+        started_at: now,
+        expires_at: baton_core::scoring::attempt_expires(now, questions.len(), LIMIT),
+        limit_ms: LIMIT,
+        answers: vec![None; questions.len()],
+        questions,
+        cursor: now,
+        finished: None,
+    }
+}
+
+pub async fn join(s: &dyn HotStore, c: &CampaignId, device: &str, region: &str, unit: Option<&str>) -> JoinOutcome {
+    s.join(JoinCmd {
+        campaign: c.clone(),
+        participant: pid(c, device),
+        region: place(region),
+        unit: unit.map(|u| UnitId::parse(u).unwrap()),
+        places: match region {
+            "t1" => vec![place("t1"), place("c1"), place("city")],
+            "c2" => vec![place("c2"), place("city")],
+            other => vec![place(other)],
+        },
+        nickname: Nickname::parse(&format!("nick-{device}")).unwrap(),
+        now: T0,
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn start(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, id: &str, now: Millis, day: i32) -> StartOutcome {
+    s.start_attempt(StartCmd { campaign: c.clone(), participant: p.clone(), attempt: attempt(p, id, now), day, per_day: 2 }).await.unwrap()
+}
+
+pub async fn answer(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, a: &str, question: &str, mask: u32, now: Millis) -> AnswerOutcome {
+    s.answer(AnswerCmd {
+        campaign: c.clone(),
+        participant: p.clone(),
+        attempt: AttemptId::parse(a).unwrap(),
+        question: QuestionId::parse(question).unwrap(),
+        choice_mask: mask,
+        now,
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn finish(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, a: &str, now: Millis) -> FinishOutcome {
+    s.finish(FinishCmd { campaign: c.clone(), participant: p.clone(), attempt: AttemptId::parse(a).unwrap(), now }).await.unwrap()
+}
+
+fn finished_of(o: FinishOutcome) -> (Finished, LeaderResult, bool) {
+    match o {
+        FinishOutcome::Finished { finished, best, newly } => (finished, best, newly),
+        other => panic!("expected a finish, got {other:?}"),
+    }
+}
+
+pub async fn join_is_idempotent(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let JoinOutcome::Created(first) = join(s, &c, "dev-a", "t1", Some("u1")).await else { panic!("first join creates") };
+    assert_eq!(first.nickname, "nick-dev-a");
+    assert_eq!((first.best, first.open_attempt.clone()), (None, None));
+    // Joining again changes nothing, whatever the second call says.
+    let again = s
+        .join(JoinCmd {
+            campaign: c.clone(),
+            participant: first.id.clone(),
+            region: place("c2"),
+            unit: None,
+            places: vec![place("c2"), place("city")],
+            nickname: Nickname::parse("other").unwrap(),
+            now: T0 + 5,
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, JoinOutcome::Existing(first.clone()));
+    assert_eq!(s.participant(&c, &first.id).await.unwrap(), Some(first));
+    join(s, &c, "dev-b", "c2", None).await;
+    let agg = s.aggregates(&c).await.unwrap();
+    assert_eq!(agg.participants, 2);
+    assert_eq!(agg.places[&place("city")].participants, 2);
+    assert_eq!(agg.places[&place("c1")].participants, 1);
+    assert_eq!(agg.places[&place("t1")].participants, 1);
+    assert_eq!(agg.places[&place("c2")].participants, 1);
+    assert_eq!(agg.units[&UnitId::parse("u1").unwrap()].participants, 1);
+    assert_eq!(s.participant(&c, &pid(&c, "nobody")).await.unwrap(), None);
+}
+
+pub async fn attempts_resume_and_respect_the_daily_limit(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    assert_eq!(start(s, &c, &p, "a1", T0, 10).await, StartOutcome::NoParticipant);
+    join(s, &c, "dev-a", "t1", None).await;
+    let StartOutcome::Started(a1) = start(s, &c, &p, "a1", T0, 10).await else { panic!("starts") };
+    assert_eq!(a1, attempt(&p, "a1", T0));
+    // A reload: the open attempt comes back, answers and all, instead of a new one.
+    answer(s, &c, &p, "a1", "q0", 0b010, T0 + 1_000).await;
+    let StartOutcome::Resumed(r) = start(s, &c, &p, "a2", T0 + 2_000, 10).await else { panic!("resumes") };
+    assert_eq!(r.id.as_str(), "a1");
+    assert_eq!(r.answers[0].map(|j| j.points), Some(10));
+    assert_eq!(r.cursor, T0 + 1_000);
+    assert_eq!(Some(r.clone()), s.attempt(&c, &p, &r.id).await.unwrap());
+    let st = s.participant(&c, &p).await.unwrap().unwrap();
+    assert_eq!((st.open_attempt.as_ref().map(AttemptId::as_str), st.attempts_left(10, 2)), (Some("a1"), 1));
+    finish(s, &c, &p, "a1", T0 + 3_000).await;
+    assert!(matches!(start(s, &c, &p, "a2", T0 + 4_000, 10).await, StartOutcome::Started(_)));
+    finish(s, &c, &p, "a2", T0 + 5_000).await;
+    assert_eq!(start(s, &c, &p, "a3", T0 + 6_000, 10).await, StartOutcome::Exhausted);
+    assert_eq!(s.participant(&c, &p).await.unwrap().unwrap().attempts_left(10, 2), 0);
+    // The next campaign day allows attempts again.
+    assert!(matches!(start(s, &c, &p, "a3", T0 + 86_400_000, 11).await, StartOutcome::Started(_)));
+    assert_eq!(s.participant(&c, &p).await.unwrap().unwrap().attempts_left(11, 2), 1);
+}
+
+pub async fn answers_are_judged_once(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", None).await;
+    start(s, &c, &p, "a1", T0, 10).await;
+    let first = answer(s, &c, &p, "a1", "q1", 0b101, T0 + 4_000).await;
+    let AnswerOutcome::Judged { index: 1, judged } = first else { panic!("judged: {first:?}") };
+    assert_eq!((judged.correct, judged.points, judged.timed_out, judged.elapsed_ms, judged.attempt_score), (true, 10, false, 4_000, 10));
+    // The same answer again: the first judgement, unchanged (even later).
+    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b101, T0 + 9_000).await, AnswerOutcome::Repeat { index: 1, judged });
+    // A different answer to an answered question.
+    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b001, T0 + 9_000).await, AnswerOutcome::Conflict { index: 1, judged });
+    // Partly right is wrong; the clock runs from the previous answer.
+    let AnswerOutcome::Judged { index: 0, judged: wrong } = answer(s, &c, &p, "a1", "q0", 0b001, T0 + 7_000).await else { panic!() };
+    assert_eq!((wrong.correct, wrong.points, wrong.elapsed_ms, wrong.attempt_score), (false, 0, 3_000, 10));
+    assert_eq!(answer(s, &c, &p, "a1", "nope", 1, T0 + 8_000).await, AnswerOutcome::NotInAttempt);
+    assert_eq!(answer(s, &c, &p, "zz", "q2", 1, T0 + 8_000).await, AnswerOutcome::AttemptNotFound);
+    // Someone else's attempt does not exist for me.
+    let other = pid(&c, "dev-b");
+    join(s, &c, "dev-b", "t1", None).await;
+    assert_eq!(answer(s, &c, &other, "a1", "q2", 1, T0 + 8_000).await, AnswerOutcome::AttemptNotFound);
+    assert_eq!(s.attempt(&c, &other, &AttemptId::parse("a1").unwrap()).await.unwrap(), None);
+    let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(a.answers, vec![Some(wrong), Some(judged), None]);
+}
+
+pub async fn late_answers_time_out(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", None).await;
+    start(s, &c, &p, "a1", T0, 10).await;
+    // Within the grace it still counts, with its time capped at the limit.
+    let AnswerOutcome::Judged { judged, .. } = answer(s, &c, &p, "a1", "q0", 0b010, T0 + LIMIT + GRACE_MS).await else { panic!() };
+    assert_eq!((judged.correct, judged.timed_out, judged.elapsed_ms), (true, false, LIMIT as u64));
+    // Past the limit and the grace: wrong, no points, flagged.
+    let late = T0 + LIMIT + GRACE_MS + LIMIT + GRACE_MS + 1;
+    let AnswerOutcome::Judged { judged, .. } = answer(s, &c, &p, "a1", "q1", 0b101, late).await else { panic!() };
+    assert_eq!((judged.correct, judged.points, judged.timed_out, judged.attempt_score), (false, 0, true, 10));
+    // The next question's clock started when that one ran out, not at the late answer.
+    let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(a.cursor, T0 + LIMIT + GRACE_MS + LIMIT);
+}
+
+pub async fn finishing_totals_once(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", Some("u1")).await;
+    start(s, &c, &p, "a1", T0, 10).await;
+    answer(s, &c, &p, "a1", "q0", 0b010, T0 + 5_000).await;
+    answer(s, &c, &p, "a1", "q1", 0b100, T0 + 6_500).await;
+    let (f, best, newly) = finished_of(finish(s, &c, &p, "a1", T0 + 7_000).await);
+    assert!(newly);
+    assert_eq!(f.totals, Totals { score: 10, correct_count: 1, total_ms: 5_000 + 1_500 + LIMIT as u64 });
+    assert_eq!(f.reached_at, T0 + 7_000);
+    assert_eq!(best, LeaderResult { score: 10, total_ms: f.totals.total_ms, reached_ms: T0 + 7_000 });
+    // Again: the same result, not closed twice.
+    assert_eq!(finish(s, &c, &p, "a1", T0 + 9_000).await, FinishOutcome::Finished { finished: f, best, newly: false });
+    assert_eq!(answer(s, &c, &p, "a1", "q2", 0b01, T0 + 9_000).await, AnswerOutcome::AttemptFinished);
+    assert!(matches!(answer(s, &c, &p, "a1", "q0", 0b010, T0 + 9_000).await, AnswerOutcome::Repeat { .. }));
+    assert_eq!(finish(s, &c, &p, "zz", T0).await, FinishOutcome::AttemptNotFound);
+    let st = s.participant(&c, &p).await.unwrap().unwrap();
+    assert_eq!((st.best, st.open_attempt), (Some(best), None));
+    let agg = s.aggregates(&c).await.unwrap();
+    for key in [place("t1"), place("c1"), place("city")] {
+        assert_eq!((agg.places[&key].best_sum, agg.places[&key].best_count), (10, 1), "{key}");
+    }
+    assert_eq!(agg.units[&UnitId::parse("u1").unwrap()].best_sum, 10);
+}
+
+pub async fn the_best_attempt_counts(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", None).await;
+    // First: one right, slow.
+    start(s, &c, &p, "a1", T0, 10).await;
+    answer(s, &c, &p, "a1", "q0", 0b010, T0 + 9_000).await;
+    let (_, b1, _) = finished_of(finish(s, &c, &p, "a1", T0 + 10_000).await);
+    // Second: all three right: better.
+    let t = T0 + 100_000;
+    start(s, &c, &p, "a2", t, 10).await;
+    answer(s, &c, &p, "a2", "q0", 0b010, t + 1_000).await;
+    answer(s, &c, &p, "a2", "q1", 0b101, t + 2_000).await;
+    answer(s, &c, &p, "a2", "q2", 0b01, t + 3_000).await;
+    let (f2, b2, _) = finished_of(finish(s, &c, &p, "a2", t + 3_000).await);
+    assert_eq!(f2.totals, Totals { score: 30, correct_count: 3, total_ms: 3_000 });
+    assert_eq!(b2, LeaderResult { score: 30, total_ms: 3_000, reached_ms: t + 3_000 });
+    assert!(b2.score > b1.score);
+    // Third, next day: the same score but slower does not replace the best.
+    let t = T0 + 86_400_000;
+    start(s, &c, &p, "a3", t, 11).await;
+    answer(s, &c, &p, "a3", "q0", 0b010, t + 1_000).await;
+    answer(s, &c, &p, "a3", "q1", 0b101, t + 2_000).await;
+    answer(s, &c, &p, "a3", "q2", 0b01, t + 4_000).await;
+    let (_, b3, _) = finished_of(finish(s, &c, &p, "a3", t + 4_000).await);
+    assert_eq!(b3, b2);
+    let agg = s.aggregates(&c).await.unwrap();
+    assert_eq!((agg.places[&place("city")].best_sum, agg.places[&place("city")].best_count), (30, 1));
+}
+
+pub async fn an_expired_attempt_is_reported_and_closes_at_its_expiry(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", None).await;
+    let StartOutcome::Started(a) = start(s, &c, &p, "a1", T0, 10).await else { panic!() };
+    let later = a.expires_at + 60_000;
+    assert_eq!(start(s, &c, &p, "a2", later, 10).await, StartOutcome::OpenExpired(a.id.clone()));
+    let (f, _, _) = finished_of(finish(s, &c, &p, "a1", later).await);
+    assert_eq!(f.reached_at, a.expires_at);
+    assert_eq!(f.totals, Totals { score: 0, correct_count: 0, total_ms: 3 * LIMIT as u64 });
+    assert!(matches!(start(s, &c, &p, "a2", later, 10).await, StartOutcome::Started(_)));
+}
+
+pub async fn concurrent_answers_are_judged_once(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", None).await;
+    start(s, &c, &p, "a1", T0, 10).await;
+    let tries = (0..40u32).map(|i| answer(s, &c, &p, "a1", "q0", 1 << (i % 3), T0 + 1_000 + Millis::from(i)));
+    let outcomes = futures_join_all(tries).await;
+    let judged: Vec<_> = outcomes.iter().filter(|o| matches!(o, AnswerOutcome::Judged { .. })).collect();
+    assert_eq!(judged.len(), 1, "{outcomes:?}");
+    let AnswerOutcome::Judged { judged: first, .. } = judged[0] else { unreachable!() };
+    for o in &outcomes {
+        match o {
+            AnswerOutcome::Judged { .. } => {}
+            AnswerOutcome::Repeat { judged, .. } | AnswerOutcome::Conflict { judged, .. } => assert_eq!(judged, first),
+            other => panic!("{other:?}"),
+        }
+    }
+    let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(a.answers[0], Some(*first));
+}
+
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = fs.collect();
+    let mut out = Vec::with_capacity(handles.len());
+    // Poll them concurrently on this task.
+    let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    out.extend(done.into_iter().map(|d| d.expect("all done")));
+    out
+}
+
+pub async fn leaderboards_order_and_never_lower(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let ids: Vec<ParticipantId> = (0..6).map(|i| pid(&c, &format!("dev-{i}"))).collect();
+    for i in 0..6 {
+        join(s, &c, &format!("dev-{i}"), "t1", None).await;
+    }
+    let region = Board::Region(place("c1"));
+    let boards = [Board::Score, region.clone()];
+    let keys = [500u64, 900, 700, 900, 100, 300];
+    for (id, &k) in ids.iter().zip(&keys) {
+        s.publish_best(&c, id, k, &boards).await.unwrap();
+    }
+    // Publishing a lower key changes nothing (ZADD GT); a higher one moves up.
+    let st = s.publish_best(&c, &ids[1], 50, &boards).await.unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0].total, 6);
+    let top = s.board_page(&c, &Board::Score, 0, 10).await.unwrap();
+    assert_eq!(top.total, 6);
+    let got: Vec<u64> = top.entries.iter().map(|(_, k)| *k).collect();
+    assert_eq!(got, vec![900, 900, 700, 500, 300, 100]);
+    // Equal keys: participant id descending, as Redis orders equal scores.
+    let (a, b) = (&top.entries[0].0, &top.entries[1].0);
+    assert!(a > b);
+    let mut tied = [ids[1].clone(), ids[3].clone()];
+    tied.sort();
+    assert_eq!(a, &tied[1]);
+    // Ranks agree with the page; pages slice it.
+    for (rank, (id, _)) in top.entries.iter().enumerate() {
+        assert_eq!(s.standing(&c, &Board::Score, id).await.unwrap(), Some(Standing { rank: rank as u64, total: 6 }));
+    }
+    let page = s.board_page(&c, &region, 2, 2).await.unwrap();
+    assert_eq!(page.entries, top.entries[2..4].to_vec());
+    assert_eq!(s.board_page(&c, &Board::Score, 10, 5).await.unwrap(), BoardPage { entries: vec![], total: 6 });
+    let up = s.publish_best(&c, &ids[4], 1_000, &boards).await.unwrap();
+    assert_eq!(up, vec![Standing { rank: 0, total: 6 }; 2]);
+    assert_eq!(s.standing(&c, &Board::Unit(UnitId::parse("u9").unwrap()), &ids[0]).await.unwrap(), None);
+    assert_eq!(s.board_page(&c, &Board::Unit(UnitId::parse("u9").unwrap()), 0, 5).await.unwrap(), BoardPage::default());
+    let names = s.nicknames(&c, &[ids[2].clone(), pid(&c, "nobody")]).await.unwrap();
+    assert_eq!(names, vec![Some("nick-dev-2".to_owned()), None]);
+    s.ping().await.unwrap();
+}
+
+/// Every case, as `#[tokio::test]`s for the store `$make` builds. `$make` is an async block
+/// that returns `(guard, Arc<dyn HotStore>)`; the guard lives as long as the test.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            join_is_idempotent,
+            attempts_resume_and_respect_the_daily_limit,
+            answers_are_judged_once,
+            late_answers_time_out,
+            finishing_totals_once,
+            the_best_attempt_counts,
+            an_expired_attempt_is_reported_and_closes_at_its_expiry,
+            concurrent_answers_are_judged_once,
+            leaderboards_order_and_never_lower,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (_guard, store) = $make;
+                $crate::conformance::$case(&*store).await;
+            }
+        )*
+    };
+}

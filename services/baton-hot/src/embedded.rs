@@ -1,0 +1,302 @@
+//! The embedded hot store: everything in this process's memory, for a single-node deployment
+//! (the one-command start and small campaigns). A real backend, not a mock: the same
+//! conformance suite as Redis holds it to the same behaviour.
+//!
+//! Participants are spread over [`SHARDS`] mutexes by id; each participant write is one
+//! critical section on its shard, like one Redis script on one hash slot. Each shard keeps its
+//! own place/unit counters (summed on read), as each Redis shard does. Leaderboards sit behind
+//! their own mutex and are written only when an attempt finishes.
+
+use crate::sorted::SortedList;
+use crate::*;
+use baton_core::scoring;
+use std::cmp::Reverse;
+use std::sync::{Mutex, RwLock};
+
+/// Mutexes participants are spread over.
+pub const SHARDS: usize = 16;
+
+#[derive(Debug)]
+struct Participant {
+    state: ParticipantState,
+    /// Places the participant counts towards (its own and every one above).
+    places: Vec<PlaceId>,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    participants: HashMap<ParticipantId, Participant>,
+    attempts: HashMap<(ParticipantId, AttemptId), AttemptState>,
+    agg: Aggregates,
+}
+
+#[derive(Debug, Default)]
+struct BoardSet {
+    keys: HashMap<ParticipantId, u64>,
+    /// Best first; equal keys by participant id descending, as Redis's `ZREVRANGE` orders them.
+    order: SortedList<(Reverse<u64>, Reverse<ParticipantId>)>,
+}
+
+impl BoardSet {
+    /// `ZADD GT`: sets the key only if it is higher than the one held.
+    fn add_gt(&mut self, id: &ParticipantId, key: u64) {
+        match self.keys.get(id) {
+            Some(&old) if old >= key => {}
+            old => {
+                if let Some(&old) = old {
+                    self.order.remove(&(Reverse(old), Reverse(id.clone())));
+                }
+                self.keys.insert(id.clone(), key);
+                self.order.insert((Reverse(key), Reverse(id.clone())));
+            }
+        }
+    }
+
+    fn standing(&self, id: &ParticipantId) -> Option<Standing> {
+        let key = *self.keys.get(id)?;
+        let rank = self.order.rank(&(Reverse(key), Reverse(id.clone())))? as u64;
+        Some(Standing { rank, total: self.order.len() as u64 })
+    }
+}
+
+#[derive(Debug)]
+struct CampaignHot {
+    shards: Vec<Mutex<Shard>>,
+    boards: Mutex<HashMap<Board, BoardSet>>,
+}
+
+impl CampaignHot {
+    fn shard(&self, id: &ParticipantId) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[usize::from(id.shard(SHARDS as u16))].lock().expect("shard lock poisoned")
+    }
+}
+
+/// The in-process hot store.
+#[derive(Debug, Default)]
+pub struct EmbeddedStore {
+    campaigns: RwLock<HashMap<CampaignId, Arc<CampaignHot>>>,
+}
+
+use std::sync::Arc;
+
+impl EmbeddedStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
+        if let Some(c) = self.campaigns.read().expect("campaigns lock poisoned").get(id) {
+            return c.clone();
+        }
+        let mut all = self.campaigns.write().expect("campaigns lock poisoned");
+        all.entry(id.clone())
+            .or_insert_with(|| {
+                Arc::new(CampaignHot {
+                    shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+                    boards: Mutex::new(HashMap::new()),
+                })
+            })
+            .clone()
+    }
+}
+
+fn bump(agg: &mut Aggregates, places: &[PlaceId], unit: &Option<UnitId>, f: impl Fn(&mut Aggregate)) {
+    for p in places {
+        f(agg.places.entry(p.clone()).or_default());
+    }
+    if let Some(u) = unit {
+        f(agg.units.entry(u.clone()).or_default());
+    }
+}
+
+#[async_trait]
+impl HotStore for EmbeddedStore {
+    async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
+        let c = self.campaign(&cmd.campaign);
+        let mut shard = c.shard(&cmd.participant);
+        if let Some(p) = shard.participants.get(&cmd.participant) {
+            return Ok(JoinOutcome::Existing(p.state.clone()));
+        }
+        let state = ParticipantState {
+            id: cmd.participant.clone(),
+            region: cmd.region,
+            unit: cmd.unit.clone(),
+            nickname: cmd.nickname.as_str().to_owned(),
+            joined_at: cmd.now,
+            best: None,
+            attempts_day: 0,
+            attempts_on_day: 0,
+            open_attempt: None,
+        };
+        shard.agg.participants += 1;
+        bump(&mut shard.agg, &cmd.places, &cmd.unit, |a| a.participants += 1);
+        shard.participants.insert(cmd.participant, Participant { state: state.clone(), places: cmd.places });
+        Ok(JoinOutcome::Created(state))
+    }
+
+    async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
+        let c = self.campaign(campaign);
+        let shard = c.shard(id);
+        Ok(shard.participants.get(id).map(|p| p.state.clone()))
+    }
+
+    async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
+        let c = self.campaign(&cmd.campaign);
+        let mut guard = c.shard(&cmd.participant);
+        let shard = &mut *guard;
+        let Some(p) = shard.participants.get_mut(&cmd.participant) else {
+            return Ok(StartOutcome::NoParticipant);
+        };
+        let now = cmd.attempt.started_at;
+        if let Some(open) = &p.state.open_attempt
+            && let Some(a) = shard.attempts.get(&(cmd.participant.clone(), open.clone()))
+        {
+            return Ok(if now < a.expires_at {
+                StartOutcome::Resumed(a.clone())
+            } else {
+                StartOutcome::OpenExpired(open.clone())
+            });
+        }
+        if p.state.attempts_left(cmd.day, cmd.per_day) == 0 {
+            return Ok(StartOutcome::Exhausted);
+        }
+        if p.state.attempts_day != cmd.day {
+            p.state.attempts_day = cmd.day;
+            p.state.attempts_on_day = 0;
+        }
+        p.state.attempts_on_day += 1;
+        p.state.open_attempt = Some(cmd.attempt.id.clone());
+        shard.attempts.insert((cmd.participant, cmd.attempt.id.clone()), cmd.attempt.clone());
+        Ok(StartOutcome::Started(cmd.attempt))
+    }
+
+    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>> {
+        let c = self.campaign(campaign);
+        let shard = c.shard(participant);
+        Ok(shard.attempts.get(&(participant.clone(), id.clone())).cloned())
+    }
+
+    async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
+        let c = self.campaign(&cmd.campaign);
+        let mut shard = c.shard(&cmd.participant);
+        let Some(a) = shard.attempts.get_mut(&(cmd.participant.clone(), cmd.attempt.clone())) else {
+            return Ok(AnswerOutcome::AttemptNotFound);
+        };
+        let Some(index) = a.questions.iter().position(|q| q.id == cmd.question) else {
+            return Ok(AnswerOutcome::NotInAttempt);
+        };
+        if let Some(judged) = a.answers[index] {
+            return Ok(if judged.choice_mask == cmd.choice_mask {
+                AnswerOutcome::Repeat { index, judged }
+            } else {
+                AnswerOutcome::Conflict { index, judged }
+            });
+        }
+        if a.finished.is_some() {
+            return Ok(AnswerOutcome::AttemptFinished);
+        }
+        let q = &a.questions[index];
+        let score_before = a.answers.iter().flatten().map(|j| u64::from(j.points)).sum();
+        let (judged, cursor) = scoring::judge(q.correct_mask, cmd.choice_mask, q.points, score_before, a.cursor, cmd.now, a.limit_ms);
+        a.answers[index] = Some(judged);
+        a.cursor = cursor;
+        Ok(AnswerOutcome::Judged { index, judged })
+    }
+
+    async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome> {
+        let c = self.campaign(&cmd.campaign);
+        let mut guard = c.shard(&cmd.participant);
+        let shard = &mut *guard;
+        let Some(a) = shard.attempts.get_mut(&(cmd.participant.clone(), cmd.attempt.clone())) else {
+            return Ok(FinishOutcome::AttemptNotFound);
+        };
+        let p = shard.participants.get_mut(&cmd.participant).ok_or_else(|| HotError::Corrupt("attempt without participant".into()))?;
+        if let Some(finished) = a.finished {
+            let best = p.state.best.ok_or_else(|| HotError::Corrupt("finished attempt without a best".into()))?;
+            return Ok(FinishOutcome::Finished { finished, best, newly: false });
+        }
+        let totals = scoring::totals(a.answers.iter().flatten(), a.questions.len(), a.limit_ms);
+        let finished = Finished { totals, reached_at: scoring::finished_at(cmd.now, a.expires_at) };
+        a.finished = Some(finished);
+        if p.state.open_attempt.as_ref() == Some(&cmd.attempt) {
+            p.state.open_attempt = None;
+        }
+        let result = LeaderResult { score: totals.score, total_ms: totals.total_ms, reached_ms: finished.reached_at };
+        let old = p.state.best;
+        if scoring::is_better(result, old) {
+            p.state.best = Some(result);
+            let delta = result.score - old.map_or(0, |b| b.score);
+            let first = u64::from(old.is_none());
+            bump(&mut shard.agg, &p.places, &p.state.unit, |agg| {
+                agg.best_sum += delta;
+                agg.best_count += first;
+            });
+        }
+        let best = p.state.best.expect("set above");
+        Ok(FinishOutcome::Finished { finished, best, newly: true })
+    }
+
+    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>> {
+        let c = self.campaign(campaign);
+        let mut all = c.boards.lock().expect("boards lock poisoned");
+        Ok(boards
+            .iter()
+            .map(|b| {
+                let set = all.entry(b.clone()).or_default();
+                set.add_gt(participant, key);
+                set.standing(participant).expect("just added")
+            })
+            .collect())
+    }
+
+    async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
+        let c = self.campaign(campaign);
+        let all = c.boards.lock().expect("boards lock poisoned");
+        let Some(set) = all.get(board) else { return Ok(BoardPage::default()) };
+        let entries = set
+            .order
+            .range(offset as usize, limit as usize)
+            .into_iter()
+            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
+            .collect();
+        Ok(BoardPage { entries, total: set.order.len() as u64 })
+    }
+
+    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>> {
+        let c = self.campaign(campaign);
+        let all = c.boards.lock().expect("boards lock poisoned");
+        Ok(all.get(board).and_then(|s| s.standing(participant)))
+    }
+
+    async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
+        let c = self.campaign(campaign);
+        Ok(ids.iter().map(|id| c.shard(id).participants.get(id).map(|p| p.state.nickname.clone())).collect())
+    }
+
+    async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
+        let c = self.campaign(campaign);
+        let mut out = Aggregates::default();
+        for shard in &c.shards {
+            let s = shard.lock().expect("shard lock poisoned");
+            out.participants += s.agg.participants;
+            for (k, v) in &s.agg.places {
+                add(out.places.entry(k.clone()).or_default(), v);
+            }
+            for (k, v) in &s.agg.units {
+                add(out.units.entry(k.clone()).or_default(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ping(&self) -> HotResult<()> {
+        Ok(())
+    }
+}
+
+fn add(into: &mut Aggregate, from: &Aggregate) {
+    into.participants += from.participants;
+    into.best_sum += from.best_sum;
+    into.best_count += from.best_count;
+}
+

@@ -1,0 +1,235 @@
+//! The hot store: all mutable campaign state that requests touch, behind one trait.
+//!
+//! Two real implementations: [`redis::RedisStore`] (production; one Lua script call per
+//! participant write, leaderboards touched once per finished attempt with `ZADD GT`) and
+//! [`embedded::EmbeddedStore`] (single node, in process: each participant write is one critical
+//! section). Both are held to ONE behaviour, the [`conformance`] suite, which the tests run
+//! against each.
+//!
+//! # Layout
+//! - this file: the [`HotStore`] trait and the commands and outcomes it speaks in.
+//! - [`embedded`]: the in-process store; [`sorted`]: the order-statistics list it ranks with.
+//! - [`redis`]: the Redis store; [`keys`]: every Redis key name, in one place.
+//! - [`conformance`]: the behaviour both stores must show, as reusable async test cases.
+//!
+//! What the store decides is decided by the rules in `baton-core` (the embedded store calls
+//! them; the Redis script mirrors them, and the conformance suite holds the two equal).
+
+pub mod conformance;
+pub mod embedded;
+pub mod keys;
+pub mod redis;
+pub mod sorted;
+
+use async_trait::async_trait;
+use baton_core::Millis;
+use baton_core::draw::DrawnQuestion;
+use baton_core::ids::{AttemptId, CampaignId, Nickname, ParticipantId, PlaceId, QuestionId, UnitId};
+use baton_core::leader::LeaderResult;
+use baton_core::scoring::{Judged, Totals};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Why the hot store could not answer. Only infrastructure failures: every outcome a client
+/// can cause is a variant of the operation's outcome type.
+#[derive(Debug, thiserror::Error)]
+pub enum HotError {
+    #[error("hot store unavailable: {0}")]
+    Unavailable(String),
+    #[error("hot store returned data this version cannot read: {0}")]
+    Corrupt(String),
+}
+
+pub type HotResult<T> = Result<T, HotError>;
+
+/// A participant as the hot store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantState {
+    pub id: ParticipantId,
+    pub region: PlaceId,
+    pub unit: Option<UnitId>,
+    pub nickname: String,
+    pub joined_at: Millis,
+    pub best: Option<LeaderResult>,
+    /// The campaign day of the last started attempt and how many were started that day.
+    pub attempts_day: i32,
+    pub attempts_on_day: u16,
+    pub open_attempt: Option<AttemptId>,
+}
+
+impl ParticipantState {
+    /// Attempts still allowed on campaign day `day`.
+    pub fn attempts_left(&self, day: i32, per_day: u16) -> u16 {
+        if self.attempts_day == day { per_day.saturating_sub(self.attempts_on_day) } else { per_day }
+    }
+}
+
+/// Join a campaign. `aggregates` are the places (the participant's place and every place above
+/// it) and unit whose counters the participant counts towards.
+#[derive(Debug, Clone)]
+pub struct JoinCmd {
+    pub campaign: CampaignId,
+    pub participant: ParticipantId,
+    pub region: PlaceId,
+    pub unit: Option<UnitId>,
+    pub places: Vec<PlaceId>,
+    pub nickname: Nickname,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Created(ParticipantState),
+    /// The participant had joined before; nothing changed.
+    Existing(ParticipantState),
+}
+
+/// An attempt as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptState {
+    pub id: AttemptId,
+    pub participant: ParticipantId,
+    pub started_at: Millis,
+    pub expires_at: Millis,
+    pub limit_ms: Millis,
+    pub questions: Vec<DrawnQuestion>,
+    /// Per question, in attempt order: how its answer was judged, if answered.
+    pub answers: Vec<Option<Judged>>,
+    /// The clock of the next answer (see `baton_core::scoring`).
+    pub cursor: Millis,
+    pub finished: Option<Finished>,
+}
+
+/// A closed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finished {
+    pub totals: Totals,
+    pub reached_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct StartCmd {
+    pub campaign: CampaignId,
+    pub participant: ParticipantId,
+    /// The new attempt, already drawn; used only if one is started.
+    pub attempt: AttemptState,
+    pub day: i32,
+    pub per_day: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started(AttemptState),
+    /// An attempt was open and still running: it is returned instead of a new one.
+    Resumed(AttemptState),
+    /// An attempt was open but its time is up: finish it, then start again.
+    OpenExpired(AttemptId),
+    Exhausted,
+    NoParticipant,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnswerCmd {
+    pub campaign: CampaignId,
+    pub participant: ParticipantId,
+    pub attempt: AttemptId,
+    pub question: QuestionId,
+    pub choice_mask: u32,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerOutcome {
+    /// Judged now. `index` is the question's position in the attempt.
+    Judged { index: usize, judged: Judged },
+    /// The same choice was sent before: its first judgement, unchanged.
+    Repeat { index: usize, judged: Judged },
+    /// A different choice was judged before.
+    Conflict { index: usize, judged: Judged },
+    NotInAttempt,
+    AttemptNotFound,
+    AttemptFinished,
+}
+
+#[derive(Debug, Clone)]
+pub struct FinishCmd {
+    pub campaign: CampaignId,
+    pub participant: ParticipantId,
+    pub attempt: AttemptId,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishOutcome {
+    Finished {
+        finished: Finished,
+        /// The participant's best result after this finish.
+        best: LeaderResult,
+        /// Whether this call closed the attempt (false for a repeated finish).
+        newly: bool,
+    },
+    AttemptNotFound,
+}
+
+/// A leaderboard of individuals.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Board {
+    Score,
+    Region(PlaceId),
+    Unit(UnitId),
+}
+
+/// A participant's place on a board: 0-based rank and how many are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub rank: u64,
+    pub total: u64,
+}
+
+/// One page of a board: `(participant, sorted-set key)` best first, and the board's size.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoardPage {
+    pub entries: Vec<(ParticipantId, u64)>,
+    pub total: u64,
+}
+
+/// Counters of a place or unit, summed over shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Aggregate {
+    pub participants: u64,
+    /// Sum and count of the best scores of those who finished an attempt.
+    pub best_sum: u64,
+    pub best_count: u64,
+}
+
+/// Campaign-wide figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Aggregates {
+    pub participants: u64,
+    pub places: HashMap<PlaceId, Aggregate>,
+    pub units: HashMap<UnitId, Aggregate>,
+}
+
+/// The hot store. Every participant write is one atomic operation on that participant's state.
+#[async_trait]
+pub trait HotStore: Send + Sync + 'static {
+    /// Creates the participant, or returns it unchanged if it exists.
+    async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome>;
+    async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>>;
+    /// Starts `cmd.attempt` unless an attempt is open or the day's attempts are used up.
+    async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome>;
+    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>>;
+    async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome>;
+    /// Closes the attempt (once) and updates the participant's best and the aggregates.
+    async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome>;
+    /// Puts a best result on boards (`ZADD GT`: never lowers a result) and returns the
+    /// participant's standing on each. Idempotent, commutative.
+    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>>;
+    async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage>;
+    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>>;
+    /// Nicknames of participants, in the order asked (None for an unknown participant).
+    async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>>;
+    async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates>;
+    /// Whether the store answers (readiness).
+    async fn ping(&self) -> HotResult<()>;
+}

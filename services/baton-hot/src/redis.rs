@@ -1,0 +1,419 @@
+//! The Redis hot store: the production path.
+//!
+//! Each participant write is one call of `lua/participant.lua` (EVALSHA, one round trip, one
+//! hash slot). A finish then puts the participant's best on its leaderboards with one pipeline
+//! of `ZADD GT` + `ZREVRANK` + `ZCARD` — commutative and idempotent, so a retried finish or a
+//! replayed event cannot inflate anything. Answers never touch a leaderboard.
+//!
+//! One multiplexed [`ConnectionManager`] serves every request (it pipelines concurrent
+//! commands and reconnects by itself); a pool would stop Redis from pipelining.
+
+use crate::keys::Keys;
+use crate::*;
+use baton_core::scoring::GRACE_MS;
+use ::redis::Value;
+use ::redis::aio::ConnectionManager;
+
+/// How long an attempt stays readable after it closed (for a late reload or a retried finish).
+pub const ATTEMPT_RETENTION_MS: Millis = 24 * 3600 * 1000;
+
+const SCRIPT: &str = include_str!("../lua/participant.lua");
+
+/// The hot store on Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    script: ::redis::Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: ::redis::RedisError) -> HotError {
+    HotError::Unavailable(e.to_string())
+}
+
+fn corrupt(what: impl Into<String>) -> HotError {
+    HotError::Corrupt(what.into())
+}
+
+/// A reply as text (bulk or simple strings, integers).
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Double(d) => Some(format!("{d}")),
+        _ => None,
+    }
+}
+
+fn items(v: Value) -> HotResult<Vec<Value>> {
+    match v {
+        Value::Array(a) | Value::Set(a) => Ok(a),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(corrupt(format!("expected an array, got {other:?}"))),
+    }
+}
+
+/// A flat `HGETALL` reply as a map.
+fn hash(v: Value) -> HotResult<HashMap<String, String>> {
+    if let Value::Map(pairs) = v {
+        return Ok(pairs.iter().filter_map(|(k, v)| Some((text(k)?, text(v)?))).collect());
+    }
+    let a = items(v)?;
+    Ok(a.chunks(2).filter_map(|kv| Some((text(&kv[0])?, text(kv.get(1)?)?))).collect())
+}
+
+fn num<T: std::str::FromStr>(s: Option<&String>, what: &str) -> HotResult<T> {
+    s.and_then(|s| s.parse().ok()).ok_or_else(|| corrupt(format!("missing or bad {what}")))
+}
+
+fn fields(rec: &str, n: usize, what: &str) -> HotResult<Vec<i64>> {
+    let parts: Vec<i64> = rec.split(',').map(str::parse).collect::<Result<_, _>>().map_err(|_| corrupt(format!("bad {what} {rec:?}")))?;
+    if parts.len() != n {
+        return Err(corrupt(format!("bad {what} {rec:?}")));
+    }
+    Ok(parts)
+}
+
+/// An answer record: `choice_mask,correct,points,timed_out,elapsed_ms,attempt_score`.
+fn judged(rec: &str) -> HotResult<Judged> {
+    let f = fields(rec, 6, "answer record")?;
+    Ok(Judged {
+        choice_mask: f[0] as u32,
+        correct: f[1] == 1,
+        points: f[2] as u32,
+        timed_out: f[3] == 1,
+        elapsed_ms: f[4] as u64,
+        attempt_score: f[5] as u64,
+    })
+}
+
+/// A finish record: `score,correct_count,total_ms,reached_ms`.
+fn finished(rec: &str) -> HotResult<Finished> {
+    let f = fields(rec, 4, "finish record")?;
+    Ok(Finished {
+        totals: Totals { score: f[0] as u64, correct_count: f[1] as u32, total_ms: f[2] as u64 },
+        reached_at: f[3],
+    })
+}
+
+/// A best record: `score,total_ms,reached_ms`.
+fn best(rec: &str) -> HotResult<LeaderResult> {
+    let f = fields(rec, 3, "best record")?;
+    Ok(LeaderResult { score: f[0] as u64, total_ms: f[1] as u64, reached_ms: f[2] })
+}
+
+fn participant_from(id: &ParticipantId, h: &HashMap<String, String>) -> HotResult<ParticipantState> {
+    let get = |k: &str| h.get(k).ok_or_else(|| corrupt(format!("participant {id} has no {k}")));
+    Ok(ParticipantState {
+        id: id.clone(),
+        region: PlaceId::parse(get("region")?).map_err(|e| corrupt(e.0))?,
+        unit: match get("unit")?.as_str() {
+            "" => None,
+            u => Some(UnitId::parse(u).map_err(|e| corrupt(e.0))?),
+        },
+        nickname: get("nick")?.clone(),
+        joined_at: num(h.get("joined"), "joined")?,
+        best: h.get("best").map(|b| best(b)).transpose()?,
+        attempts_day: num(h.get("day"), "day")?,
+        attempts_on_day: num(h.get("dayn"), "dayn")?,
+        open_attempt: h.get("open").map(|a| AttemptId::parse(a).map_err(|e| corrupt(e.0))).transpose()?,
+    })
+}
+
+fn attempt_from(id: &AttemptId, participant: &ParticipantId, h: &HashMap<String, String>) -> HotResult<AttemptState> {
+    let questions: Vec<baton_core::draw::DrawnQuestion> =
+        serde_json::from_str(h.get("q").ok_or_else(|| corrupt("attempt has no questions"))?).map_err(|e| corrupt(e.to_string()))?;
+    let answers = (0..questions.len()).map(|i| h.get(&format!("r{i}")).map(|r| judged(r)).transpose()).collect::<HotResult<_>>()?;
+    Ok(AttemptState {
+        id: id.clone(),
+        participant: participant.clone(),
+        started_at: num(h.get("started"), "started")?,
+        expires_at: num(h.get("expires"), "expires")?,
+        limit_ms: num(h.get("limit"), "limit")?,
+        questions,
+        answers,
+        cursor: num(h.get("cursor"), "cursor")?,
+        finished: h.get("fin").map(|f| finished(f)).transpose()?,
+    })
+}
+
+/// The attempt's hash as field, value pairs.
+fn attempt_fields(a: &AttemptState) -> Vec<String> {
+    let mut f = vec![
+        "started".into(),
+        a.started_at.to_string(),
+        "expires".into(),
+        a.expires_at.to_string(),
+        "limit".into(),
+        a.limit_ms.to_string(),
+        "n".into(),
+        a.questions.len().to_string(),
+        "cursor".into(),
+        a.cursor.to_string(),
+        "score".into(),
+        "0".into(),
+        "q".into(),
+        serde_json::to_string(&a.questions).expect("drawn questions serialize"),
+    ];
+    for (i, q) in a.questions.iter().enumerate() {
+        f.extend([format!("i:{}", q.id), i.to_string(), format!("m{i}"), q.correct_mask.to_string(), format!("pt{i}"), q.points.to_string()]);
+    }
+    f
+}
+
+fn score_of(v: &Value) -> HotResult<u64> {
+    let s = text(v).ok_or_else(|| corrupt("leaderboard score is not text"))?;
+    let f: f64 = s.parse().map_err(|_| corrupt(format!("bad leaderboard score {s:?}")))?;
+    Ok(f as u64)
+}
+
+impl RedisStore {
+    /// Connects to `url`. Every key starts with `prefix`; participants are spread over
+    /// `shards` hash tags (1 on a single Redis).
+    pub async fn connect(url: &str, prefix: &str, shards: u16) -> HotResult<Self> {
+        let client = ::redis::Client::open(url).map_err(|e| HotError::Unavailable(format!("bad Redis URL: {e}")))?;
+        let conn = client.get_connection_manager().await.map_err(unavailable)?;
+        Ok(Self { conn, keys: Keys::new(prefix, shards), script: ::redis::Script::new(SCRIPT) })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    async fn run(&self, keys: &[String], args: &[String]) -> HotResult<Vec<Value>> {
+        let mut inv = self.script.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        let v: Value = inv.invoke_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        items(v)
+    }
+
+    async fn pipe(&self, p: &::redis::Pipeline) -> HotResult<Vec<Value>> {
+        p.query_async(&mut self.conn.clone()).await.map_err(unavailable)
+    }
+}
+
+fn status(reply: &[Value]) -> HotResult<String> {
+    reply.first().and_then(text).ok_or_else(|| corrupt("empty script reply"))
+}
+
+fn arg(reply: &[Value], i: usize) -> HotResult<String> {
+    reply.get(i).and_then(text).ok_or_else(|| corrupt(format!("script reply lacks item {i}")))
+}
+
+#[async_trait]
+impl HotStore for RedisStore {
+    async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
+        let mut aggs: Vec<String> = cmd.places.iter().map(|p| format!("p:{p}")).collect();
+        if let Some(u) = &cmd.unit {
+            aggs.push(format!("u:{u}"));
+        }
+        let keys = [self.keys.participant(&cmd.campaign, &cmd.participant), self.keys.aggregates_of(&cmd.campaign, &cmd.participant)];
+        let args = [
+            "join".to_owned(),
+            cmd.region.to_string(),
+            cmd.unit.as_ref().map(ToString::to_string).unwrap_or_default(),
+            cmd.nickname.as_str().to_owned(),
+            cmd.now.to_string(),
+            aggs.join(","),
+        ];
+        let mut reply = self.run(&keys, &args).await?;
+        let st = status(&reply)?;
+        let h = hash(reply.pop().ok_or_else(|| corrupt("join reply lacks the participant"))?)?;
+        let p = participant_from(&cmd.participant, &h)?;
+        match st.as_str() {
+            "created" => Ok(JoinOutcome::Created(p)),
+            "existing" => Ok(JoinOutcome::Existing(p)),
+            other => Err(corrupt(format!("join answered {other:?}"))),
+        }
+    }
+
+    async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
+        let v: Value = ::redis::cmd("HGETALL").arg(self.keys.participant(campaign, id)).query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let h = hash(v)?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        participant_from(id, &h).map(Some)
+    }
+
+    async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
+        let a = &cmd.attempt;
+        let keys = [self.keys.participant(&cmd.campaign, &cmd.participant), self.keys.attempt(&cmd.campaign, &cmd.participant, &a.id)];
+        let ttl = a.expires_at - a.started_at + ATTEMPT_RETENTION_MS;
+        let mut args = vec!["start".to_owned(), a.id.to_string(), a.started_at.to_string(), cmd.day.to_string(), cmd.per_day.to_string(), ttl.to_string()];
+        args.extend(attempt_fields(a));
+        let mut reply = self.run(&keys, &args).await?;
+        match status(&reply)?.as_str() {
+            "started" => Ok(StartOutcome::Started(cmd.attempt)),
+            "resumed" => {
+                let id = AttemptId::parse(&arg(&reply, 1)?).map_err(|e| corrupt(e.0))?;
+                let h = hash(reply.pop().ok_or_else(|| corrupt("resume reply lacks the attempt"))?)?;
+                Ok(StartOutcome::Resumed(attempt_from(&id, &cmd.participant, &h)?))
+            }
+            "expired" => Ok(StartOutcome::OpenExpired(AttemptId::parse(&arg(&reply, 1)?).map_err(|e| corrupt(e.0))?)),
+            "exhausted" => Ok(StartOutcome::Exhausted),
+            "no_participant" => Ok(StartOutcome::NoParticipant),
+            other => Err(corrupt(format!("start answered {other:?}"))),
+        }
+    }
+
+    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>> {
+        let v: Value = ::redis::cmd("HGETALL").arg(self.keys.attempt(campaign, participant, id)).query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let h = hash(v)?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        attempt_from(id, participant, &h).map(Some)
+    }
+
+    async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
+        let keys = [self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt)];
+        let args = ["answer".to_owned(), cmd.question.to_string(), cmd.choice_mask.to_string(), cmd.now.to_string(), GRACE_MS.to_string()];
+        let reply = self.run(&keys, &args).await?;
+        let st = status(&reply)?;
+        let indexed = |reply: &[Value]| -> HotResult<(usize, Judged)> {
+            Ok((arg(reply, 1)?.parse().map_err(|_| corrupt("bad question index"))?, judged(&arg(reply, 2)?)?))
+        };
+        match st.as_str() {
+            "judged" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Judged { index, judged }),
+            "repeat" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Repeat { index, judged }),
+            "conflict" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Conflict { index, judged }),
+            "not_in_attempt" => Ok(AnswerOutcome::NotInAttempt),
+            "not_found" => Ok(AnswerOutcome::AttemptNotFound),
+            "finished" => Ok(AnswerOutcome::AttemptFinished),
+            other => Err(corrupt(format!("answer answered {other:?}"))),
+        }
+    }
+
+    async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome> {
+        let keys = [
+            self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt),
+            self.keys.participant(&cmd.campaign, &cmd.participant),
+            self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
+        ];
+        let args = ["finish".to_owned(), cmd.attempt.to_string(), cmd.now.to_string(), ATTEMPT_RETENTION_MS.to_string()];
+        let reply = self.run(&keys, &args).await?;
+        let st = status(&reply)?;
+        match st.as_str() {
+            "finished" | "repeat" => Ok(FinishOutcome::Finished {
+                finished: finished(&arg(&reply, 1)?)?,
+                best: best(&arg(&reply, 2)?)?,
+                newly: st == "finished",
+            }),
+            "not_found" => Ok(FinishOutcome::AttemptNotFound),
+            other => Err(corrupt(format!("finish answered {other:?}"))),
+        }
+    }
+
+    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>> {
+        let mut p = ::redis::pipe();
+        for b in boards {
+            let k = self.keys.board(campaign, b);
+            p.cmd("ZADD").arg(&k).arg("GT").arg(key).arg(participant.as_str()).ignore();
+            p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());
+            p.cmd("ZCARD").arg(&k);
+        }
+        let v = self.pipe(&p).await?;
+        v.chunks(2)
+            .map(|pair| match pair {
+                [Value::Int(rank), Value::Int(total)] => Ok(Standing { rank: *rank as u64, total: *total as u64 }),
+                other => Err(corrupt(format!("bad standing reply {other:?}"))),
+            })
+            .collect()
+    }
+
+    async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
+        if limit == 0 {
+            return Ok(BoardPage::default());
+        }
+        let k = self.keys.board(campaign, board);
+        let mut p = ::redis::pipe();
+        p.cmd("ZREVRANGE").arg(&k).arg(offset).arg(offset + limit - 1).arg("WITHSCORES");
+        p.cmd("ZCARD").arg(&k);
+        let mut v = self.pipe(&p).await?.into_iter();
+        let (Some(range), Some(Value::Int(total))) = (v.next(), v.next()) else {
+            return Err(corrupt("bad leaderboard reply"));
+        };
+        let range = items(range)?;
+        let mut entries = Vec::with_capacity(range.len() / 2);
+        for pair in range.chunks(2) {
+            let id = text(&pair[0]).ok_or_else(|| corrupt("leaderboard member is not text"))?;
+            let id = ParticipantId::parse(&id).map_err(|e| corrupt(e.0))?;
+            entries.push((id, score_of(pair.get(1).ok_or_else(|| corrupt("leaderboard member without score"))?)?));
+        }
+        Ok(BoardPage { entries, total: total as u64 })
+    }
+
+    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>> {
+        let k = self.keys.board(campaign, board);
+        let mut p = ::redis::pipe();
+        p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());
+        p.cmd("ZCARD").arg(&k);
+        match self.pipe(&p).await?.as_slice() {
+            [Value::Int(rank), Value::Int(total)] => Ok(Some(Standing { rank: *rank as u64, total: *total as u64 })),
+            [Value::Nil, Value::Int(_)] => Ok(None),
+            other => Err(corrupt(format!("bad standing reply {other:?}"))),
+        }
+    }
+
+    async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut p = ::redis::pipe();
+        for id in ids {
+            p.cmd("HGET").arg(self.keys.participant(campaign, id)).arg("nick");
+        }
+        Ok(self.pipe(&p).await?.iter().map(text).collect())
+    }
+
+    async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
+        let mut p = ::redis::pipe();
+        for s in 0..self.keys.shards() {
+            p.cmd("HGETALL").arg(self.keys.aggregates(campaign, s));
+        }
+        let mut out = Aggregates::default();
+        for v in self.pipe(&p).await? {
+            for (field, value) in hash(v)? {
+                let n: u64 = value.parse().map_err(|_| corrupt(format!("bad counter {field}={value}")))?;
+                if field == "all:n" {
+                    out.participants += n;
+                    continue;
+                }
+                let mut parts = field.splitn(3, ':');
+                let (Some(kind), Some(id), Some(what)) = (parts.next(), parts.next(), parts.next()) else {
+                    return Err(corrupt(format!("bad counter field {field}")));
+                };
+                let agg = match kind {
+                    "p" => out.places.entry(PlaceId::parse(id).map_err(|e| corrupt(e.0))?).or_default(),
+                    "u" => out.units.entry(UnitId::parse(id).map_err(|e| corrupt(e.0))?).or_default(),
+                    _ => return Err(corrupt(format!("bad counter field {field}"))),
+                };
+                match what {
+                    "n" => agg.participants += n,
+                    "bs" => agg.best_sum += n,
+                    "bc" => agg.best_count += n,
+                    _ => return Err(corrupt(format!("bad counter field {field}"))),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ping(&self) -> HotResult<()> {
+        let _: String = ::redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
