@@ -263,11 +263,14 @@ impl Check {
     }
 }
 
-/// Options that a shuffle would make wrong: they speak of the other options or their places.
+/// Options that a shuffle would make wrong: they speak of the other options or of their
+/// places ("以上都对", "上述选项均正确", "A和B"). Legal wording such as "三日以上" is fine.
 fn refers_to_other_options(option: &str) -> bool {
-    const WORDS: [&str; 8] = ["以上", "上述", "全部都", "都对", "都不对", "都正确", "都错误", "均正确"];
-    WORDS.iter().any(|w| option.contains(w))
-        || option.trim().len() <= 3 && option.chars().all(|c| c.is_ascii_uppercase() || c == '和' || c == '、')
+    const PHRASES: [&str; 10] = ["以上都", "以上均", "以上各项", "以上选项", "以上说法都", "上述都", "上述选项", "上述各项", "全部正确", "全都正确"];
+    let o = option.trim();
+    PHRASES.iter().any(|w| o.contains(w))
+        || ["都对", "都不对", "都正确", "都错误"].iter().any(|w| o == *w || o.ends_with(w) && o.chars().count() <= 6)
+        || o.chars().count() <= 5 && o.chars().all(|c| c.is_ascii_uppercase() || matches!(c, '和' | '、' | ',' | '，' | ' '))
 }
 
 impl Campaign {
@@ -627,6 +630,16 @@ pub(crate) mod tests {
         ];
         for w in want {
             assert!(e.iter().any(|x| x.starts_with(w)), "missing {w:?} in {e:#?}");
+        }
+    }
+
+    #[test]
+    fn options_that_name_other_options_are_refused() {
+        for bad in ["以上都对", "以上均不正确", "上述选项都正确", "A和B", "A、C", "都对"] {
+            assert!(refers_to_other_options(bad), "{bad}");
+        }
+        for good in ["处十日以上十五日以下拘留", "县级以上人民政府", "海洛因", "A型肝炎"] {
+            assert!(!refers_to_other_options(good), "{good}");
         }
     }
 

@@ -55,10 +55,10 @@ elseif op == 'answer' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
   local idx = redis.call('HGET', KEYS[1], 'i:' .. ARGV[2])
   if not idx then return {'not_in_attempt'} end
-  local prev = redis.call('HGET', KEYS[1], 'r' .. idx)
-  if prev then
-    if string.match(prev, '^(%d+),') == ARGV[3] then return {'repeat', idx, prev} end
-    return {'conflict', idx, prev}
+  local prev = redis.call('HMGET', KEYS[1], 'r' .. idx, 'm' .. idx)
+  if prev[1] then
+    if string.match(prev[1], '^(%d+),') == ARGV[3] then return {'repeat', idx, prev[1], prev[2]} end
+    return {'conflict', idx, prev[1], prev[2]}
   end
   if redis.call('HEXISTS', KEYS[1], 'fin') == 1 then return {'finished'} end
   local a = redis.call('HMGET', KEYS[1], 'cursor', 'limit', 'score', 'm' .. idx, 'pt' .. idx)
@@ -77,7 +77,7 @@ elseif op == 'answer' then
   local rec = table.concat({ARGV[3], correct and '1' or '0', fmt(points),
     timed_out and '1' or '0', fmt(elapsed), fmt(score)}, ',')
   redis.call('HSET', KEYS[1], 'r' .. idx, rec, 'cursor', fmt(next_cursor), 'score', fmt(score))
-  return {'judged', idx, rec}
+  return {'judged', idx, rec, a[4]}
 
 elseif op == 'finish' then
   -- KEYS: attempt, participant, aggregates. ARGV: op, attempt id, now, ttl ms after closing.

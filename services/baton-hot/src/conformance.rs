@@ -172,14 +172,15 @@ pub async fn answers_are_judged_once(s: &dyn HotStore) {
     join(s, &c, "dev-a", "t1", None).await;
     start(s, &c, &p, "a1", T0, 10).await;
     let first = answer(s, &c, &p, "a1", "q1", 0b101, T0 + 4_000).await;
-    let AnswerOutcome::Judged { index: 1, judged } = first else { panic!("judged: {first:?}") };
+    let AnswerOutcome::Judged(Answered { index: 1, correct_mask: 0b101, judged }) = first else { panic!("judged: {first:?}") };
+    let answered = Answered { index: 1, correct_mask: 0b101, judged };
     assert_eq!((judged.correct, judged.points, judged.timed_out, judged.elapsed_ms, judged.attempt_score), (true, 10, false, 4_000, 10));
     // The same answer again: the first judgement, unchanged (even later).
-    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b101, T0 + 9_000).await, AnswerOutcome::Repeat { index: 1, judged });
+    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b101, T0 + 9_000).await, AnswerOutcome::Repeat(answered));
     // A different answer to an answered question.
-    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b001, T0 + 9_000).await, AnswerOutcome::Conflict { index: 1, judged });
+    assert_eq!(answer(s, &c, &p, "a1", "q1", 0b001, T0 + 9_000).await, AnswerOutcome::Conflict(answered));
     // Partly right is wrong; the clock runs from the previous answer.
-    let AnswerOutcome::Judged { index: 0, judged: wrong } = answer(s, &c, &p, "a1", "q0", 0b001, T0 + 7_000).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { index: 0, correct_mask: 0b010, judged: wrong }) = answer(s, &c, &p, "a1", "q0", 0b001, T0 + 7_000).await else { panic!() };
     assert_eq!((wrong.correct, wrong.points, wrong.elapsed_ms, wrong.attempt_score), (false, 0, 3_000, 10));
     assert_eq!(answer(s, &c, &p, "a1", "nope", 1, T0 + 8_000).await, AnswerOutcome::NotInAttempt);
     assert_eq!(answer(s, &c, &p, "zz", "q2", 1, T0 + 8_000).await, AnswerOutcome::AttemptNotFound);
@@ -198,11 +199,11 @@ pub async fn late_answers_time_out(s: &dyn HotStore) {
     join(s, &c, "dev-a", "t1", None).await;
     start(s, &c, &p, "a1", T0, 10).await;
     // Within the grace it still counts, with its time capped at the limit.
-    let AnswerOutcome::Judged { judged, .. } = answer(s, &c, &p, "a1", "q0", 0b010, T0 + LIMIT + GRACE_MS).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &p, "a1", "q0", 0b010, T0 + LIMIT + GRACE_MS).await else { panic!() };
     assert_eq!((judged.correct, judged.timed_out, judged.elapsed_ms), (true, false, LIMIT as u64));
     // Past the limit and the grace: wrong, no points, flagged.
     let late = T0 + LIMIT + GRACE_MS + LIMIT + GRACE_MS + 1;
-    let AnswerOutcome::Judged { judged, .. } = answer(s, &c, &p, "a1", "q1", 0b101, late).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &p, "a1", "q1", 0b101, late).await else { panic!() };
     assert_eq!((judged.correct, judged.points, judged.timed_out, judged.attempt_score), (false, 0, true, 10));
     // The next question's clock started when that one ran out, not at the late answer.
     let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
@@ -224,7 +225,7 @@ pub async fn finishing_totals_once(s: &dyn HotStore) {
     // Again: the same result, not closed twice.
     assert_eq!(finish(s, &c, &p, "a1", T0 + 9_000).await, FinishOutcome::Finished { finished: f, best, newly: false });
     assert_eq!(answer(s, &c, &p, "a1", "q2", 0b01, T0 + 9_000).await, AnswerOutcome::AttemptFinished);
-    assert!(matches!(answer(s, &c, &p, "a1", "q0", 0b010, T0 + 9_000).await, AnswerOutcome::Repeat { .. }));
+    assert!(matches!(answer(s, &c, &p, "a1", "q0", 0b010, T0 + 9_000).await, AnswerOutcome::Repeat(_)));
     assert_eq!(finish(s, &c, &p, "zz", T0).await, FinishOutcome::AttemptNotFound);
     let st = s.participant(&c, &p).await.unwrap().unwrap();
     assert_eq!((st.best, st.open_attempt), (Some(best), None));
@@ -285,13 +286,13 @@ pub async fn concurrent_answers_are_judged_once(s: &dyn HotStore) {
     start(s, &c, &p, "a1", T0, 10).await;
     let tries = (0..40u32).map(|i| answer(s, &c, &p, "a1", "q0", 1 << (i % 3), T0 + 1_000 + Millis::from(i)));
     let outcomes = futures_join_all(tries).await;
-    let judged: Vec<_> = outcomes.iter().filter(|o| matches!(o, AnswerOutcome::Judged { .. })).collect();
+    let judged: Vec<_> = outcomes.iter().filter(|o| matches!(o, AnswerOutcome::Judged(_))).collect();
     assert_eq!(judged.len(), 1, "{outcomes:?}");
-    let AnswerOutcome::Judged { judged: first, .. } = judged[0] else { unreachable!() };
+    let AnswerOutcome::Judged(Answered { judged: first, .. }) = judged[0] else { unreachable!() };
     for o in &outcomes {
         match o {
-            AnswerOutcome::Judged { .. } => {}
-            AnswerOutcome::Repeat { judged, .. } | AnswerOutcome::Conflict { judged, .. } => assert_eq!(judged, first),
+            AnswerOutcome::Judged(_) => {}
+            AnswerOutcome::Repeat(a) | AnswerOutcome::Conflict(a) => assert_eq!(&a.judged, first),
             other => panic!("{other:?}"),
         }
     }

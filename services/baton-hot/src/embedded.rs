@@ -185,12 +185,10 @@ impl HotStore for EmbeddedStore {
         let Some(index) = a.questions.iter().position(|q| q.id == cmd.question) else {
             return Ok(AnswerOutcome::NotInAttempt);
         };
+        let correct_mask = a.questions[index].correct_mask;
         if let Some(judged) = a.answers[index] {
-            return Ok(if judged.choice_mask == cmd.choice_mask {
-                AnswerOutcome::Repeat { index, judged }
-            } else {
-                AnswerOutcome::Conflict { index, judged }
-            });
+            let answered = Answered { index, correct_mask, judged };
+            return Ok(if judged.choice_mask == cmd.choice_mask { AnswerOutcome::Repeat(answered) } else { AnswerOutcome::Conflict(answered) });
         }
         if a.finished.is_some() {
             return Ok(AnswerOutcome::AttemptFinished);
@@ -200,7 +198,7 @@ impl HotStore for EmbeddedStore {
         let (judged, cursor) = scoring::judge(q.correct_mask, cmd.choice_mask, q.points, score_before, a.cursor, cmd.now, a.limit_ms);
         a.answers[index] = Some(judged);
         a.cursor = cursor;
-        Ok(AnswerOutcome::Judged { index, judged })
+        Ok(AnswerOutcome::Judged(Answered { index, correct_mask, judged }))
     }
 
     async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome> {

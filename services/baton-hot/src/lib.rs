@@ -138,14 +138,23 @@ pub struct AnswerCmd {
     pub now: Millis,
 }
 
+/// An answer as stored: the question's position in the attempt, its correct options (shown
+/// positions, as a mask) and how the answer was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    pub index: usize,
+    pub correct_mask: u32,
+    pub judged: Judged,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnswerOutcome {
-    /// Judged now. `index` is the question's position in the attempt.
-    Judged { index: usize, judged: Judged },
+    /// Judged now.
+    Judged(Answered),
     /// The same choice was sent before: its first judgement, unchanged.
-    Repeat { index: usize, judged: Judged },
+    Repeat(Answered),
     /// A different choice was judged before.
-    Conflict { index: usize, judged: Judged },
+    Conflict(Answered),
     NotInAttempt,
     AttemptNotFound,
     AttemptFinished,

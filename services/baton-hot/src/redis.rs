@@ -283,13 +283,17 @@ impl HotStore for RedisStore {
         let args = ["answer".to_owned(), cmd.question.to_string(), cmd.choice_mask.to_string(), cmd.now.to_string(), GRACE_MS.to_string()];
         let reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
-        let indexed = |reply: &[Value]| -> HotResult<(usize, Judged)> {
-            Ok((arg(reply, 1)?.parse().map_err(|_| corrupt("bad question index"))?, judged(&arg(reply, 2)?)?))
+        let answered = |reply: &[Value]| -> HotResult<Answered> {
+            Ok(Answered {
+                index: arg(reply, 1)?.parse().map_err(|_| corrupt("bad question index"))?,
+                judged: judged(&arg(reply, 2)?)?,
+                correct_mask: arg(reply, 3)?.parse().map_err(|_| corrupt("bad correct mask"))?,
+            })
         };
         match st.as_str() {
-            "judged" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Judged { index, judged }),
-            "repeat" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Repeat { index, judged }),
-            "conflict" => indexed(&reply).map(|(index, judged)| AnswerOutcome::Conflict { index, judged }),
+            "judged" => answered(&reply).map(AnswerOutcome::Judged),
+            "repeat" => answered(&reply).map(AnswerOutcome::Repeat),
+            "conflict" => answered(&reply).map(AnswerOutcome::Conflict),
             "not_in_attempt" => Ok(AnswerOutcome::NotInAttempt),
             "not_found" => Ok(AnswerOutcome::AttemptNotFound),
             "finished" => Ok(AnswerOutcome::AttemptFinished),

@@ -1,0 +1,120 @@
+//! RFC 9457 problem documents: every error any Baton endpoint returns.
+//!
+//! `code` is a stable machine-readable word clients switch on; `detail` is safe to show to a
+//! person. Server faults are logged once here, with their cause, and answer with an opaque
+//! detail: no internals leave the process.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+
+/// The media type of problem documents.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// The body of an error response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProblemDoc {
+    /// `urn:baton:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable: e.g. `already_answered`, `invalid_choice`.
+    pub code: String,
+}
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, title, detail: detail.into(), headers: Vec::new() }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, "Conflict", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// A fault of ours: logged here with its cause; the client sees an opaque detail.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The service could not complete the request. Please try again.")
+    }
+
+    /// A backend we need is down: logged; the client may retry.
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "backend unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "The service is busy or briefly unavailable. Please try again in a moment.")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn doc(&self) -> ProblemDoc {
+        ProblemDoc {
+            type_: format!("urn:baton:problem:{}", self.code),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
+        for (k, v) in &self.headers {
+            res.insert_header((k.clone(), v.clone()));
+        }
+        res.body(serde_json::to_string(&self.doc()).expect("problem documents serialize"))
+    }
+}
+
+impl From<baton_core::ids::IdError> for Problem {
+    fn from(e: baton_core::ids::IdError) -> Self {
+        Problem::bad_request("invalid_id", e.0)
+    }
+}
+
+/// The answer for paths no route serves.
+pub async fn route_not_found() -> Problem {
+    Problem::not_found("route_not_found", "No such endpoint. See /api/v1/openapi.json for the API.")
+}
