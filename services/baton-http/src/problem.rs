@@ -115,6 +115,6 @@ impl From<baton_core::ids::IdError> for Problem {
 }
 
 /// The answer for paths no route serves.
-pub async fn route_not_found() -> Problem {
-    Problem::not_found("route_not_found", "No such endpoint. See /api/v1/openapi.json for the API.")
+pub async fn route_not_found() -> Result<actix_web::HttpResponse, Problem> {
+    Err(Problem::not_found("route_not_found", "No such endpoint. See /api/v1/openapi.json for the API."))
 }

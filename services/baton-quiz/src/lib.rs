@@ -1,0 +1,32 @@
+//! The quiz role: the participant API. A citizen joins a campaign, starts a timed attempt,
+//! answers (learning the right answer and why after each question), finishes, and sees an honest
+//! rank; anyone can read the leaderboards.
+//!
+//! Handlers are thin: they parse the request into validated types, ask the rules in
+//! `baton-core` and the [`HotStore`] to act, and shape the answer. They hold no state of their
+//! own, so any pod answers any request.
+//!
+//! # Layout
+//! - [`routes`]: the route table ([`routes::configure`]) and the handlers.
+//! - [`views`]: the wire types (JSON bodies and their OpenAPI schemas).
+//! - [`boards`]: reading leaderboards, individual and collective.
+
+pub mod boards;
+pub mod routes;
+pub mod views;
+
+use baton_hot::HotStore;
+use baton_http::campaigns::Campaigns;
+use baton_http::clock::Clock;
+use std::sync::Arc;
+
+/// What the quiz role needs, shared by its handlers.
+#[derive(Clone)]
+pub struct Quiz {
+    pub store: Arc<dyn HotStore>,
+    pub campaigns: Campaigns,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: baton_http::auth::Tokens,
+    /// Where citizens reach the service (no trailing slash), for share links.
+    pub public_url: String,
+}

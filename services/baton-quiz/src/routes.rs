@@ -1,0 +1,413 @@
+//! The participant API's route table and handlers.
+
+use crate::Quiz;
+use crate::views::*;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use baton_core::calendar::day_number;
+use baton_core::campaign::{Campaign, PlaceDoc, Status};
+use baton_core::draw::{DrawnQuestion, draw};
+use baton_core::ids::{AttemptId, CampaignId, DeviceId, Nickname, ParticipantId, PlaceId, QuestionId, UnitId};
+use baton_core::scoring::{self, attempt_expires, choice_mask, mask_to_choice};
+use baton_hot::*;
+use baton_http::Problem;
+use baton_http::auth::ParticipantAuth;
+use baton_http::extract::EmptyBody;
+use baton_http::problem::ProblemDoc;
+use std::sync::Arc;
+
+/// Registers the quiz role's routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(campaign_info)
+        .service(join)
+        .service(me)
+        .service(start_attempt)
+        .service(get_attempt)
+        .service(answer)
+        .service(finish)
+        .service(crate::boards::leaderboard);
+}
+
+pub(crate) fn hot(e: HotError) -> Problem {
+    match e {
+        HotError::Unavailable(m) => Problem::unavailable(m),
+        HotError::Corrupt(m) => Problem::internal(m),
+    }
+}
+
+pub(crate) fn campaign(q: &Quiz, id: &str) -> Result<Arc<Campaign>, Problem> {
+    let none = || Problem::not_found("campaign_not_found", "There is no such campaign.");
+    let id = CampaignId::parse(id).map_err(|_| none())?;
+    q.campaigns.get(&id).ok_or_else(none)
+}
+
+fn place_view(p: &PlaceDoc) -> PlaceView {
+    PlaceView {
+        id: p.id.to_string(),
+        name: p.name.clone(),
+        level: p.level.as_str().into(),
+        target: p.target,
+        children: p.children.iter().map(place_view).collect(),
+    }
+}
+
+fn share_url(q: &Quiz, c: &CampaignId) -> String {
+    format!("{}/c/{}", q.public_url, c)
+}
+
+/// Public campaign information: rules, places, units, live participant count.
+#[utoipa::path(tag = "participant", responses(
+    (status = 200, body = CampaignView),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc),
+))]
+#[get("/api/v1/campaigns/{cid}")]
+async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web::Json<CampaignView>, Problem> {
+    let c = campaign(&q, &cid)?;
+    let agg = q.store.aggregates(c.id()).await.map_err(hot)?;
+    let d = c.doc();
+    let r = &d.rules;
+    Ok(web::Json(CampaignView {
+        id: d.id.to_string(),
+        title: d.title.clone(),
+        description: d.description.clone(),
+        rules: RulesView {
+            questions_per_attempt: r.questions_per_attempt,
+            seconds_per_question: r.seconds_per_question,
+            attempts_per_day: r.attempts_per_day,
+            time_zone: r.time_zone.clone(),
+            points_per_question: r.points_per_question,
+        },
+        starts_at: rfc3339(c.starts_ms()),
+        ends_at: rfc3339(c.ends_ms()),
+        status: match c.status(q.clock.now_ms()) {
+            Status::Upcoming => "upcoming",
+            Status::Live => "live",
+            Status::Ended => "ended",
+        }
+        .into(),
+        regions: d.regions.iter().map(place_view).collect(),
+        units: d
+            .units
+            .iter()
+            .map(|u| UnitView { id: u.id.to_string(), name: u.name.clone(), region_id: u.region_id.to_string(), kind: u.kind.as_str().into(), target: u.target })
+            .collect(),
+        // Relay attribution is not recorded by this version, so nobody has joined through a relay yet.
+        stats: StatsView { participants: agg.participants, relayed: 0 },
+    }))
+}
+
+/// The default nickname: a word and a few characters of the participant id.
+fn default_nickname(p: &ParticipantId) -> Nickname {
+    Nickname::parse(&format!("参赛者{}", &p.as_str()[..4])).expect("a valid nickname")
+}
+
+/// Join a campaign (idempotent per `device_id`).
+#[utoipa::path(tag = "participant", request_body = JoinRequest, responses(
+    (status = 201, description = "Joined", body = JoinResponse),
+    (status = 200, description = "Joined before from this device: the same participant, a fresh token", body = JoinResponse),
+    (status = 400, description = "invalid_device_id, invalid_region, invalid_unit, invalid_nickname, malformed or unknown fields", body = ProblemDoc),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc),
+))]
+#[post("/api/v1/campaigns/{cid}/participants")]
+async fn join(q: web::Data<Quiz>, cid: web::Path<String>, body: web::Json<JoinRequest>) -> Result<HttpResponse, Problem> {
+    let c = campaign(&q, &cid)?;
+    let body = body.into_inner();
+    let device = DeviceId::parse(&body.device_id).map_err(|e| Problem::bad_request("invalid_device_id", e.0))?;
+    let region = PlaceId::parse(&body.region_id).ok().filter(|r| c.place(r).is_some()).ok_or_else(|| Problem::bad_request("invalid_region", "region_id is not a place of this campaign."))?;
+    let unit = match &body.unit_id {
+        None => None,
+        Some(u) => {
+            let bad = || Problem::bad_request("invalid_unit", "unit_id is not a unit of the chosen place or a place under it.");
+            let id = UnitId::parse(u).map_err(|_| bad())?;
+            let unit = c.unit(&id).ok_or_else(bad)?;
+            if !c.is_within(&unit.region_id, &region) {
+                return Err(bad());
+            }
+            Some(unit)
+        }
+    };
+    let participant = ParticipantId::for_device(c.id(), device.as_str());
+    let nickname = match &body.nickname {
+        Some(n) => Nickname::parse(n).map_err(|e| Problem::bad_request("invalid_nickname", e.0))?,
+        None => default_nickname(&participant),
+    };
+    // The participant counts towards the most precise place known and every place above it.
+    let home = unit.map_or(&region, |u| &u.region_id);
+    let now = q.clock.now_ms();
+    let outcome = q
+        .store
+        .join(JoinCmd {
+            campaign: c.id().clone(),
+            participant: participant.clone(),
+            region: region.clone(),
+            unit: unit.map(|u| u.id.clone()),
+            places: c.ancestors(home),
+            nickname,
+            now,
+        })
+        .await
+        .map_err(hot)?;
+    let status = match outcome {
+        JoinOutcome::Created(_) => StatusCode::CREATED,
+        JoinOutcome::Existing(_) => StatusCode::OK,
+    };
+    Ok(HttpResponse::build(status).json(JoinResponse {
+        participant_id: participant.to_string(),
+        token: q.tokens.issue_participant(c.id(), &participant, now / 1000),
+        relay_code: None,
+        share_url: share_url(&q, c.id()),
+        inviter: None,
+    }))
+}
+
+/// The participant of a token, as the hot store has it.
+pub(crate) async fn participant_of(q: &Quiz, auth: &ParticipantAuth) -> Result<(Arc<Campaign>, ParticipantState), Problem> {
+    let c = q.campaigns.get(&auth.campaign).ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
+    let p = q.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
+    Ok((c, p))
+}
+
+/// The caller's profile.
+#[utoipa::path(tag = "participant", security(("participant" = [])), responses(
+    (status = 200, body = MeView),
+    (status = 401, description = "unauthorized", body = ProblemDoc),
+))]
+#[get("/api/v1/me")]
+async fn me(q: web::Data<Quiz>, auth: ParticipantAuth) -> Result<web::Json<MeView>, Problem> {
+    let (c, p) = participant_of(&q, &auth).await?;
+    let day = day_number(c.time_zone(), q.clock.now_ms());
+    let attempts_left_today = p.attempts_left(day, c.rules().attempts_per_day);
+    Ok(web::Json(MeView {
+        participant_id: p.id.to_string(),
+        campaign_id: c.id().to_string(),
+        nickname: p.nickname,
+        region_id: p.region.to_string(),
+        unit_id: p.unit.map(|u| u.to_string()),
+        best_score: p.best.map(|b| b.score),
+        best_seconds: p.best.map(|b| b.total_ms as f64 / 1000.0),
+        attempts_left_today,
+        open_attempt_id: p.open_attempt.map(|a| a.to_string()),
+        relay_code: None,
+        share_url: share_url(&q, c.id()),
+    }))
+}
+
+fn answer_view(c: &Campaign, d: &DrawnQuestion, correct_mask: u32, j: &scoring::Judged) -> AnswerView {
+    let q = c.question(&d.id);
+    AnswerView {
+        question_id: d.id.to_string(),
+        choice: mask_to_choice(j.choice_mask),
+        correct: j.correct,
+        correct_choice: mask_to_choice(correct_mask),
+        explanation: q.map(|q| q.explanation.clone()).unwrap_or_default(),
+        source: q.map(|q| q.source.clone()).unwrap_or_default(),
+        points: j.points,
+        timed_out: j.timed_out,
+        attempt_score: j.attempt_score,
+    }
+}
+
+/// An attempt as the client sees it. Correct answers and explanations appear only for
+/// questions already answered.
+pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Millis) -> AttemptView {
+    let questions = a
+        .questions
+        .iter()
+        .zip(&a.answers)
+        .map(|(d, ans)| {
+            let q = c.question(&d.id);
+            QuestionView {
+                id: d.id.to_string(),
+                kind: d.kind.as_str().into(),
+                stem: q.map(|q| q.stem.clone()).unwrap_or_default(),
+                options: q.map(|q| d.shown_options(q).into_iter().map(str::to_owned).collect()).unwrap_or_default(),
+                answer: ans.as_ref().map(|j| answer_view(c, d, d.correct_mask, j)),
+            }
+        })
+        .collect();
+    let status = match (&a.finished, now >= a.expires_at) {
+        (Some(_), _) => "finished",
+        (None, true) => "expired",
+        (None, false) => "open",
+    };
+    AttemptView {
+        attempt_id: a.id.to_string(),
+        status: status.into(),
+        started_at: rfc3339(a.started_at),
+        expires_at: rfc3339(a.expires_at),
+        seconds_per_question: (a.limit_ms / 1000) as u16,
+        question_deadline: (status == "open").then(|| rfc3339(a.cursor + a.limit_ms)),
+        attempt_score: a.answers.iter().flatten().map(|j| u64::from(j.points)).sum(),
+        questions,
+        result: a.finished.map(|f| ResultView {
+            score: f.totals.score,
+            correct_count: f.totals.correct_count,
+            total_seconds: f.totals.total_ms as f64 / 1000.0,
+            finished_at: rfc3339(f.reached_at),
+        }),
+    }
+}
+
+/// Start an attempt, or get back the one in progress.
+#[utoipa::path(tag = "participant", security(("participant" = [])), request_body(content = Option<Object>, description = "empty or {}"), responses(
+    (status = 201, description = "A new attempt", body = AttemptView),
+    (status = 200, description = "The attempt already in progress", body = AttemptView),
+    (status = 409, description = "attempts_exhausted, campaign_not_live", body = ProblemDoc),
+    (status = 401, description = "unauthorized", body = ProblemDoc),
+))]
+#[post("/api/v1/attempts")]
+async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBody) -> Result<HttpResponse, Problem> {
+    let (c, p) = participant_of(&q, &auth).await?;
+    // At most two rounds: an open attempt whose time is up is finished first.
+    for _ in 0..2 {
+        let now = q.clock.now_ms();
+        if c.status(now) != Status::Live {
+            return Err(Problem::conflict("campaign_not_live", "The campaign is not running now."));
+        }
+        let rules = c.rules();
+        let limit_ms = i64::from(rules.seconds_per_question) * 1000;
+        let (id, questions) = {
+            let mut rng = rand::rng();
+            (AttemptId::random(&mut rng), draw(&c, &mut rng))
+        };
+        let n = questions.len();
+        let attempt = AttemptState {
+            id,
+            participant: p.id.clone(),
+            started_at: now,
+            expires_at: attempt_expires(now, n, limit_ms),
+            limit_ms,
+            questions,
+            answers: vec![None; n],
+            cursor: now,
+            finished: None,
+        };
+        let cmd = StartCmd {
+            campaign: c.id().clone(),
+            participant: p.id.clone(),
+            attempt,
+            day: day_number(c.time_zone(), now),
+            per_day: rules.attempts_per_day,
+        };
+        return match q.store.start_attempt(cmd).await.map_err(hot)? {
+            StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now))),
+            StartOutcome::Resumed(a) => Ok(HttpResponse::Ok().json(attempt_view(&c, &a, now))),
+            StartOutcome::Exhausted => Err(Problem::conflict("attempts_exhausted", "No attempts left today. Come back tomorrow!")),
+            StartOutcome::NoParticipant => Err(Problem::unauthorized("This participant is not known here. Join the campaign again.")),
+            StartOutcome::OpenExpired(open) => {
+                close(&q, &c, &p, &open, now).await?;
+                continue;
+            }
+        };
+    }
+    Err(Problem::internal("an expired attempt stayed open after it was finished"))
+}
+
+/// Resume: an attempt with the answers given so far.
+#[utoipa::path(tag = "participant", security(("participant" = [])), responses(
+    (status = 200, body = AttemptView),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc),
+))]
+#[get("/api/v1/attempts/{aid}")]
+async fn get_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>) -> Result<web::Json<AttemptView>, Problem> {
+    let (c, p) = participant_of(&q, &auth).await?;
+    let a = load_attempt(&q, &c, &p, &aid).await?;
+    Ok(web::Json(attempt_view(&c, &a, q.clock.now_ms())))
+}
+
+fn attempt_not_found() -> Problem {
+    Problem::not_found("attempt_not_found", "There is no such attempt of yours.")
+}
+
+async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -> Result<AttemptState, Problem> {
+    let aid = AttemptId::parse(aid).map_err(|_| attempt_not_found())?;
+    q.store.attempt(c.id(), &p.id, &aid).await.map_err(hot)?.ok_or_else(attempt_not_found)
+}
+
+/// Answer one question of an attempt.
+#[utoipa::path(tag = "participant", security(("participant" = [])), request_body = AnswerRequest, responses(
+    (status = 200, description = "Judged (or the first judgement, for an identical resend)", body = AnswerView),
+    (status = 400, description = "invalid_choice, question_not_in_attempt", body = ProblemDoc),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc),
+    (status = 409, description = "already_answered (a different choice), attempt_finished", body = ProblemDoc),
+))]
+#[post("/api/v1/attempts/{aid}/answers")]
+async fn answer(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>, body: web::Json<AnswerRequest>) -> Result<web::Json<AnswerView>, Problem> {
+    let c = q.campaigns.get(&auth.campaign).ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
+    let attempt = AttemptId::parse(&aid).map_err(|_| attempt_not_found())?;
+    let not_in = || Problem::bad_request("question_not_in_attempt", "That question is not part of this attempt.");
+    let qid = QuestionId::parse(&body.question_id).map_err(|_| not_in())?;
+    let question = c.question(&qid).ok_or_else(not_in)?;
+    let mask = choice_mask(&body.choice, question.options.len(), question.kind).map_err(|e| Problem::bad_request("invalid_choice", e.to_string()))?;
+    let cmd = AnswerCmd { campaign: c.id().clone(), participant: auth.participant.clone(), attempt, question: qid, choice_mask: mask, now: q.clock.now_ms() };
+    let view = |a: Answered| {
+        let d = DrawnQuestion { id: question.id.clone(), kind: question.kind, perm: Vec::new(), correct_mask: a.correct_mask, points: 0 };
+        answer_view(&c, &d, a.correct_mask, &a.judged)
+    };
+    match q.store.answer(cmd).await.map_err(hot)? {
+        AnswerOutcome::Judged(a) | AnswerOutcome::Repeat(a) => Ok(web::Json(view(a))),
+        AnswerOutcome::Conflict(_) => Err(Problem::conflict("already_answered", "This question was already answered with a different choice.")),
+        AnswerOutcome::NotInAttempt => Err(not_in()),
+        AnswerOutcome::AttemptNotFound => Err(attempt_not_found()),
+        AnswerOutcome::AttemptFinished => Err(Problem::conflict("attempt_finished", "This attempt is finished.")),
+    }
+}
+
+/// The boards a participant's best result stands on: everyone, every place from theirs up,
+/// their unit.
+pub(crate) fn boards_of(c: &Campaign, p: &ParticipantState) -> Vec<Board> {
+    let home = p.unit.as_ref().and_then(|u| c.unit(u)).map_or(&p.region, |u| &u.region_id);
+    let mut boards = vec![Board::Score];
+    boards.extend(c.ancestors(home).into_iter().map(Board::Region));
+    boards.extend(p.unit.clone().map(Board::Unit));
+    boards
+}
+
+/// Closes an attempt and puts the participant's best on its boards. Returns the finish and
+/// the standings on [`boards_of`] in order.
+async fn close(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &AttemptId, now: baton_core::Millis) -> Result<(Finished, baton_core::leader::LeaderResult, Vec<(Board, Standing)>), Problem> {
+    let outcome = q
+        .store
+        .finish(FinishCmd { campaign: c.id().clone(), participant: p.id.clone(), attempt: aid.clone(), now })
+        .await
+        .map_err(hot)?;
+    let FinishOutcome::Finished { finished, best, .. } = outcome else {
+        return Err(attempt_not_found());
+    };
+    // Always (re)publish: a retried finish repairs boards a crash left behind; ZADD GT makes
+    // it harmless.
+    let boards = boards_of(c, p);
+    let standings = q.store.publish_best(c.id(), &p.id, c.leader().key(best), &boards).await.map_err(hot)?;
+    Ok((finished, best, boards.into_iter().zip(standings).collect()))
+}
+
+/// Finish an attempt (idempotent): score, best, ranks and percentile.
+#[utoipa::path(tag = "participant", security(("participant" = [])), request_body(content = Option<Object>, description = "empty or {}"), responses(
+    (status = 200, body = FinishView),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc),
+))]
+#[post("/api/v1/attempts/{aid}/finish")]
+async fn finish(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>, _body: EmptyBody) -> Result<web::Json<FinishView>, Problem> {
+    let (c, p) = participant_of(&q, &auth).await?;
+    let aid = AttemptId::parse(&aid).map_err(|_| attempt_not_found())?;
+    let (f, best, standings) = close(&q, &c, &p, &aid, q.clock.now_ms()).await?;
+    let home = p.unit.as_ref().and_then(|u| c.unit(u)).map_or(&p.region, |u| &u.region_id);
+    let county = c.county_of(home);
+    let rank_on = |want: &Board| standings.iter().find(|(b, _)| b == want).map(|(_, s)| s.rank + 1);
+    let global = standings.iter().find(|(b, _)| *b == Board::Score).map(|(_, s)| *s).ok_or_else(|| Problem::internal("no global standing"))?;
+    Ok(web::Json(FinishView {
+        attempt_id: aid.to_string(),
+        score: f.totals.score,
+        correct_count: f.totals.correct_count,
+        total_seconds: f.totals.total_ms as f64 / 1000.0,
+        best_score: best.score,
+        best_seconds: best.total_ms as f64 / 1000.0,
+        rank: RankView {
+            global: global.rank + 1,
+            region: county.and_then(|r| rank_on(&Board::Region(r))),
+            unit: p.unit.clone().and_then(|u| rank_on(&Board::Unit(u))),
+        },
+        percentile: scoring::percentile(global.rank + 1, global.total),
+    }))
+}

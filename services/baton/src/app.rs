@@ -1,0 +1,244 @@
+//! Wiring: what `baton serve` runs, built by one function that tests call too.
+//!
+//! [`Services::connect`] opens the database (migrating it), chooses the hot store (Redis when a
+//! URL is given, the embedded store otherwise), loads signing keys and campaigns.
+//! [`app`] builds the actix app: every role's route table (each handler registered through
+//! `utoipa-actix-web`, so the OpenAPI document is generated from the same registrations),
+//! health, metrics, the problem-document extractors. [`serve`] runs it on a listener the caller
+//! provides (port 0 in tests) until shut down.
+
+use crate::roles::{Role, Roles};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, get, web};
+use anyhow::Context;
+use baton_core::campaign::Campaign;
+use baton_db::Db;
+use baton_hot::HotStore;
+use baton_hot::embedded::EmbeddedStore;
+use baton_hot::redis::RedisStore;
+use baton_http::Problem;
+use baton_http::auth::{SigningKey, Tokens};
+use baton_http::campaigns::Campaigns;
+use baton_http::clock::Clock;
+use baton_http::extract::{BodyLimit, json_config, path_config, payload_config, query_config};
+use baton_http::metrics::{Metrics, track};
+use baton_http::problem::ProblemDoc;
+use baton_quiz::Quiz;
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+
+/// What `baton serve` is told.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub roles: Roles,
+    pub database_url: String,
+    /// `None`: the embedded hot store.
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub redis_shards: u16,
+    /// Signing keys for tokens, current first; empty: the key kept in the database.
+    pub jwt_keys: Vec<SigningKey>,
+    pub body_limit: usize,
+    /// Where citizens reach the service, for share links (no trailing slash).
+    pub public_url: String,
+    /// Load the demo campaign if it is not in the database yet.
+    pub demo: bool,
+    /// How often campaigns are reloaded from the database.
+    pub campaign_refresh: Duration,
+}
+
+/// Everything the app is built from. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub config: ServeConfig,
+    pub db: Db,
+    pub store: Arc<dyn HotStore>,
+    pub campaigns: Campaigns,
+    pub tokens: Tokens,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    openapi_json: Arc<String>,
+}
+
+impl Services {
+    /// Connects and prepares everything `serve` needs.
+    pub async fn connect(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        if config.demo {
+            let demo = crate::demo::doc();
+            if db.campaign(&demo.id).await?.is_none() {
+                Campaign::from_doc(demo.clone()).context("the demo campaign shipped in this binary")?;
+                db.put_campaign(&demo).await.context("loading the demo campaign")?;
+                tracing::info!(campaign.id = %demo.id, questions = demo.questions.len(), "demo campaign loaded");
+            }
+        }
+        let store: Arc<dyn HotStore> = match &config.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::connect(url, &config.redis_prefix, config.redis_shards)
+                    .await
+                    .with_context(|| "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL)".to_owned())?,
+            ),
+            None => Arc::new(EmbeddedStore::new()),
+        };
+        let keys = if config.jwt_keys.is_empty() {
+            let (kid, secret) = db.signing_key().await?;
+            vec![SigningKey::new(kid, secret).map_err(anyhow::Error::msg)?]
+        } else {
+            config.jwt_keys.clone()
+        };
+        let tokens = Tokens::new(&keys).map_err(anyhow::Error::msg)?;
+        let openapi_json = Arc::new(openapi(&config.roles).to_json().context("rendering the OpenAPI document")?);
+        let s = Self { config, db, store, campaigns: Campaigns::default(), tokens, clock, metrics: Metrics::new(), openapi_json };
+        s.reload_campaigns().await?;
+        Ok(s)
+    }
+
+    /// Loads every campaign from the database. A campaign that no longer validates keeps its
+    /// previous version here (and is logged), so a bad edit cannot take a live campaign down.
+    pub async fn reload_campaigns(&self) -> anyhow::Result<usize> {
+        let mut loaded = Vec::new();
+        for id in self.db.campaign_ids().await? {
+            let Some(doc) = self.db.campaign(&id).await? else { continue };
+            match Campaign::from_doc(doc) {
+                Ok(c) => loaded.push(c),
+                Err(e) => {
+                    tracing::error!(campaign.id = %id, error = %e, "campaign in the database does not validate; keeping the previous version");
+                    if let Some(prev) = self.campaigns.get(&id) {
+                        loaded.push((*prev).clone());
+                    }
+                }
+            }
+        }
+        let n = loaded.len();
+        self.campaigns.replace_all(loaded);
+        Ok(n)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Baton API", version = "1", description = "Mass-participation quiz relay campaigns. Errors are RFC 9457 problem documents."),
+    modifiers(&Security),
+    components(schemas(ProblemDoc))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("participant", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    }
+}
+
+/// Every route of the roles, registered once: this is both the route table and the source of
+/// the OpenAPI document.
+fn routes<T>(app: UtoipaApp<T>, roles: &Roles) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    let mut app = app.service(healthz).service(readyz).service(metrics).service(openapi_doc);
+    if roles.has(Role::Quiz) {
+        app = app.configure(baton_quiz::routes::configure);
+    }
+    app
+}
+
+/// The OpenAPI document of the routes `roles` serve.
+pub fn openapi(roles: &Roles) -> utoipa::openapi::OpenApi {
+    routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi()), roles).split_for_parts().1
+}
+
+/// The actix app.
+pub fn app(s: Services) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+    let quiz = Quiz {
+        store: s.store.clone(),
+        campaigns: s.campaigns.clone(),
+        clock: s.clock.clone(),
+        tokens: s.tokens.clone(),
+        public_url: s.config.public_url.clone(),
+    };
+    let (app, _) = routes(App::new().into_utoipa_app(), &s.config.roles).split_for_parts();
+    app.app_data(web::Data::new(quiz))
+        .app_data(web::Data::new(s.tokens.clone()))
+        .app_data(web::Data::new(s.clock.clone()))
+        .app_data(web::Data::new(s.metrics.clone()))
+        .app_data(web::Data::new(Readiness { db: s.db.clone(), store: s.store.clone() }))
+        .app_data(web::Data::new(OpenApiJson(s.openapi_json.clone())))
+        .app_data(json_config(s.config.body_limit))
+        .app_data(payload_config(s.config.body_limit))
+        .app_data(BodyLimit(s.config.body_limit))
+        .app_data(query_config())
+        .app_data(path_config())
+        .default_service(web::to(baton_http::problem::route_not_found))
+        .wrap(from_fn(track))
+}
+
+/// Serves `s` on `listener` until the process is told to stop (SIGINT/SIGTERM), reloading
+/// campaigns from the database in the background.
+pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let refresher = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(s.config.campaign_refresh);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = s.reload_campaigns().await {
+                    tracing::warn!(error = %e, "reloading campaigns failed; serving the ones loaded before");
+                }
+            }
+        })
+    };
+    tracing::info!(listen = %addr, roles = %s.config.roles, campaigns = s.campaigns.ids().len(), "baton serving");
+    let app_services = s.clone();
+    let server = actix_web::HttpServer::new(move || app(app_services.clone())).listen(listener)?.run();
+    let result = server.await;
+    refresher.abort();
+    result.context("HTTP server failed")
+}
+
+struct Readiness {
+    db: Db,
+    store: Arc<dyn HotStore>,
+}
+
+struct OpenApiJson(Arc<String>);
+
+/// The process is alive.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "alive")))]
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// The hot store and the database answer.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a backend is down", body = ProblemDoc)))]
+#[get("/readyz")]
+async fn readyz(r: web::Data<Readiness>) -> Result<HttpResponse, Problem> {
+    r.store.ping().await.map_err(|e| Problem::unavailable(format!("hot store: {e}")))?;
+    r.db.ping().await.map_err(|e| Problem::unavailable(format!("database: {e}")))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+/// Prometheus metrics (text format).
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
+    baton_http::metrics::endpoint(m).await
+}
+
+/// This document.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
+#[get("/api/v1/openapi.json")]
+async fn openapi_doc(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(doc.0.as_str().to_owned())
+}

@@ -1,0 +1,168 @@
+//! Commands and flags. Every flag also reads an environment variable (`BATON_` + the flag name
+//! in upper snake case); `--database-url` and `--redis-url` are accepted by every subcommand.
+
+use crate::app::{ServeConfig, Services};
+use crate::roles::Roles;
+use anyhow::Context;
+use baton_db::{Db, PutOutcome};
+use baton_http::auth::SigningKey;
+use baton_http::clock::SystemClock;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about = "Mass-participation quiz relay campaigns.")]
+pub struct Cli {
+    /// The system of record: postgres://… or sqlite://FILE (created if missing).
+    #[arg(long, global = true, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db", hide_env_values = true)]
+    pub database_url: String,
+    /// The hot store on Redis (redis://…). Without it, the embedded in-process store.
+    #[arg(long, global = true, env = "BATON_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, global = true, env = "BATON_REDIS_PREFIX", default_value = "baton:")]
+    pub redis_prefix: String,
+    /// Hash tags participants are spread over (1 on a single Redis; more on a cluster).
+    #[arg(long, global = true, env = "BATON_REDIS_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub redis_shards: u16,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (every role by default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import or export campaigns.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Roles to run: all, or a comma-separated list (this version: quiz).
+    #[arg(long, env = "BATON_ROLE", default_value = "all")]
+    pub role: Roles,
+    /// Address to listen on.
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Public base URL for share links (default: http://LISTEN).
+    #[arg(long, env = "BATON_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Load the demo campaign (id demo) if it is not there yet.
+    #[arg(long, env = "BATON_DEMO")]
+    pub demo: bool,
+    /// Token signing keys, current first: kid=secret,… (secrets of 32+ bytes). Default: a key
+    /// generated once and kept in the database.
+    #[arg(long, env = "BATON_JWT_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub jwt_keys: Vec<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "BATON_BODY_LIMIT", default_value_t = baton_http::extract::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Seconds between reloads of campaigns from the database.
+    #[arg(long, env = "BATON_CAMPAIGN_REFRESH_SECS", default_value_t = 10)]
+    pub campaign_refresh_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create or update a campaign (places, units, rules, questions) from a JSON file.
+    Import { file: PathBuf },
+    /// Print a campaign in the import format.
+    Export { id: String },
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(ref args) => {
+            let jwt_keys = args.jwt_keys.iter().map(|k| SigningKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("--jwt-keys: {e}"))?;
+            let listener = std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {} (--listen / BATON_LISTEN)", args.listen))?;
+            let config = ServeConfig {
+                roles: args.role.clone(),
+                database_url: cli.database_url.clone(),
+                redis_url: cli.redis_url.clone(),
+                redis_prefix: cli.redis_prefix.clone(),
+                redis_shards: cli.redis_shards,
+                jwt_keys,
+                body_limit: args.body_limit,
+                public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)).trim_end_matches('/').to_owned(),
+                demo: args.demo,
+                campaign_refresh: Duration::from_secs(args.campaign_refresh_secs.max(1)),
+            };
+            let services = Services::connect(config, Arc::new(SystemClock)).await?;
+            crate::app::serve(services, listener).await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            println!("database {} is up to date", db.redacted_url());
+            Ok(())
+        }
+        Command::Campaign(CampaignCommand::Import { file }) => {
+            let c = crate::campaign_file::read(&file).map_err(anyhow::Error::msg)?;
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let d = c.doc();
+            let outcome = db.put_campaign(d).await?;
+            println!(
+                "{} campaign {}: {} places, {} units, {} questions in {} categories",
+                match outcome {
+                    PutOutcome::Created => "created",
+                    PutOutcome::Updated => "updated",
+                },
+                d.id,
+                c.places().count(),
+                d.units.len(),
+                d.questions.len(),
+                d.categories.len(),
+            );
+            Ok(())
+        }
+        Command::Campaign(CampaignCommand::Export { id }) => {
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let cid = baton_core::ids::CampaignId::parse(&id).map_err(|e| anyhow::anyhow!("{}", e.0))?;
+            let doc = db.campaign(&cid).await?.ok_or_else(|| anyhow::anyhow!("no campaign {id:?} in {}", db.redacted_url()))?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+    }
+}
