@@ -144,7 +144,11 @@ impl TestApp {
     /// Sends one raw HTTP/1.1 request and reads the whole response.
     pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
         let mut s = tokio::net::TcpStream::connect(self.addr).await.expect("connects");
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -202,7 +206,8 @@ impl TestApp {
         let c = self.services.campaigns.get(&baton_core::ids::CampaignId::parse("demo").unwrap()).unwrap();
         let q = c.question(&baton_core::ids::QuestionId::parse(question["id"].as_str().unwrap()).unwrap()).unwrap();
         let shown: Vec<&str> = question["options"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
-        let mut right: Vec<usize> = q.answer.iter().map(|&i| shown.iter().position(|s| *s == q.options[usize::from(i)]).unwrap()).collect();
+        let mut right: Vec<usize> =
+            q.answer.iter().map(|&i| shown.iter().position(|s| *s == q.options[usize::from(i)]).unwrap()).collect();
         right.sort();
         right
     }
@@ -215,11 +220,23 @@ impl TestApp {
     }
 
     pub async fn answer(&self, who: &Joined, attempt: &str, question: &str, choice: &[usize]) -> Resp {
-        self.post(&format!("/api/v1/attempts/{attempt}/answers"), &serde_json::json!({"question_id": question, "choice": choice}), Some(&who.token)).await
+        self.post(
+            &format!("/api/v1/attempts/{attempt}/answers"),
+            &serde_json::json!({"question_id": question, "choice": choice}),
+            Some(&who.token),
+        )
+        .await
     }
 
     pub async fn finish(&self, who: &Joined, attempt: &str) -> Value {
-        let r = self.raw("POST", &format!("/api/v1/attempts/{attempt}/finish"), &[("Authorization", &format!("Bearer {}", who.token))], b"").await;
+        let r = self
+            .raw(
+                "POST",
+                &format!("/api/v1/attempts/{attempt}/finish"),
+                &[("Authorization", &format!("Bearer {}", who.token))],
+                b"",
+            )
+            .await;
         assert_eq!(r.status, 200, "finish: {}", r.text());
         r.json()
     }
@@ -251,8 +268,12 @@ fn parse_response(buf: &[u8]) -> Resp {
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = String::from_utf8_lossy(&buf[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status line");
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+    let status: u16 =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
     let mut body = buf[split + 4..].to_vec();
     if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked")) {
         body = dechunk(&body);
@@ -264,7 +285,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }

@@ -25,7 +25,10 @@ async fn a_whole_journey(hot: Hot, sql: Sql) {
     let again = app.post("/api/v1/campaigns/demo/participants", &json!({"device_id": "3f2b6c1e-0000-4c2e-9b7a-000000000001", "region_id": "lusong-jianning", "nickname": "别人"}), None).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["participant_id"], joined["participant_id"]);
-    let me = Joined { id: joined["participant_id"].as_str().unwrap().into(), token: again.json()["token"].as_str().unwrap().into() };
+    let me = Joined {
+        id: joined["participant_id"].as_str().unwrap().into(),
+        token: again.json()["token"].as_str().unwrap().into(),
+    };
     let profile = app.get("/api/v1/me", Some(&me.token)).await.json();
     assert_eq!((profile["nickname"].as_str(), profile["region_id"].as_str()), (Some("小明"), Some("hetang-yuetang")));
     assert_eq!(profile["attempts_left_today"], 3);
@@ -35,7 +38,8 @@ async fn a_whole_journey(hot: Hot, sql: Sql) {
     assert_eq!(app.get("/api/v1/campaigns/demo", None).await.json()["stats"]["participants"], 1);
 
     // Start; a reload (start again, or fetch the attempt) resumes the same attempt.
-    let started = app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"{}").await;
+    let started =
+        app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"{}").await;
     assert_eq!(started.status, 201, "{}", started.text());
     let attempt = started.json();
     let aid = attempt["attempt_id"].as_str().unwrap().to_owned();
@@ -46,7 +50,9 @@ async fn a_whole_journey(hot: Hot, sql: Sql) {
     let ids: HashSet<&str> = questions.iter().map(|q| q["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 10, "no question twice");
     // The draw honours the category quotas.
-    for (prefix, quota) in [("law-", 2), ("drugs-", 2), ("refuse-", 2), ("treatment-", 1), ("history-", 1), ("youth-", 1)] {
+    for (prefix, quota) in
+        [("law-", 2), ("drugs-", 2), ("refuse-", 2), ("treatment-", 1), ("history-", 1), ("youth-", 1)]
+    {
         assert!(ids.iter().filter(|i| i.starts_with(prefix)).count() >= quota, "{prefix} in {ids:?}");
     }
     app.clock.advance(3_000);
@@ -55,7 +61,10 @@ async fn a_whole_journey(hot: Hot, sql: Sql) {
     let r = app.answer(&me, &aid, q0["id"].as_str().unwrap(), &right).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let a0 = r.json();
-    assert_eq!((a0["correct"].as_bool(), a0["points"].as_u64(), a0["attempt_score"].as_u64()), (Some(true), Some(10), Some(10)));
+    assert_eq!(
+        (a0["correct"].as_bool(), a0["points"].as_u64(), a0["attempt_score"].as_u64()),
+        (Some(true), Some(10), Some(10))
+    );
     assert_eq!(a0["correct_choice"], json!(right));
     assert!(a0["explanation"].as_str().unwrap().chars().count() > 10);
     assert!(!a0["source"].as_str().unwrap().is_empty());
@@ -88,7 +97,10 @@ async fn a_whole_journey(hot: Hot, sql: Sql) {
         assert_eq!(a["correct_choice"], json!(app.right_choice(q)));
     }
     let done = app.finish(&me, &aid).await;
-    assert_eq!((done["score"].as_u64(), done["correct_count"].as_u64(), done["best_score"].as_u64()), (Some(50), Some(5), Some(50)));
+    assert_eq!(
+        (done["score"].as_u64(), done["correct_count"].as_u64(), done["best_score"].as_u64()),
+        (Some(50), Some(5), Some(50))
+    );
     // 3 s for the first answer (resends do not move the clock of the next), 2 s for each of
     // the other nine... measured from the previous answer.
     assert_eq!(done["total_seconds"], 3.0 + 5.0 + 2.0 + 8.0 * 2.0);
@@ -121,13 +133,16 @@ async fn answers_stay_hidden_until_answered(hot: Hot, sql: Sql) {
         let attempt = app.start(&who).await;
         let aid = attempt["attempt_id"].as_str().unwrap().to_owned();
         let views = [
-            app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", who.token))], b"").await.text(),
+            app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", who.token))], b"")
+                .await
+                .text(),
             app.get(&format!("/api/v1/attempts/{aid}"), Some(&who.token)).await.text(),
             attempt.to_string(),
         ];
         let questions = attempt["questions"].as_array().unwrap();
         for q in questions {
-            let bank = campaign.question(&baton_core::ids::QuestionId::parse(q["id"].as_str().unwrap()).unwrap()).unwrap();
+            let bank =
+                campaign.question(&baton_core::ids::QuestionId::parse(q["id"].as_str().unwrap()).unwrap()).unwrap();
             kinds_seen.insert(q["kind"].as_str().unwrap().to_owned());
             for v in &views {
                 assert!(!v.contains(&bank.explanation), "explanation of {} leaked: {v}", bank.id);
@@ -143,7 +158,8 @@ async fn answers_stay_hidden_until_answered(hot: Hot, sql: Sql) {
         assert_eq!(after["questions"][0]["answer"]["correct"], true);
         for (i, q) in after["questions"].as_array().unwrap().iter().enumerate().skip(1) {
             assert_eq!(q["answer"], Value::Null, "question {i}");
-            let bank = campaign.question(&baton_core::ids::QuestionId::parse(q["id"].as_str().unwrap()).unwrap()).unwrap();
+            let bank =
+                campaign.question(&baton_core::ids::QuestionId::parse(q["id"].as_str().unwrap()).unwrap()).unwrap();
             assert!(!after.to_string().contains(&bank.explanation));
         }
     }
@@ -161,7 +177,10 @@ async fn time_rules(hot: Hot, sql: Sql) {
     assert_eq!(a["question_deadline"], "2026-06-10T04:00:20.000Z");
     app.clock.advance(20_000 + 2_000 + 1);
     let late = app.answer(&me, &aid, q["id"].as_str().unwrap(), &app.right_choice(q)).await.json();
-    assert_eq!((late["correct"].as_bool(), late["points"].as_u64(), late["timed_out"].as_bool()), (Some(false), Some(0), Some(true)));
+    assert_eq!(
+        (late["correct"].as_bool(), late["points"].as_u64(), late["timed_out"].as_bool()),
+        (Some(false), Some(0), Some(true))
+    );
     assert_eq!(late["correct_choice"], json!(app.right_choice(q)), "a late answer still teaches");
     // Walk away: the attempt expires; starting again closes it (unanswered count as wrong)
     // and starts a new one.
@@ -175,11 +194,15 @@ async fn time_rules(hot: Hot, sql: Sql) {
     app.finish(&me, next["attempt_id"].as_str().unwrap()).await;
     // Third and last attempt of the day.
     app.play(&me, 1, 1_000).await;
-    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"").await.problem(409, "attempts_exhausted");
+    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"")
+        .await
+        .problem(409, "attempts_exhausted");
     assert_eq!(app.get("/api/v1/me", Some(&me.token)).await.json()["attempts_left_today"], 0);
     // 23:59 in Shanghai is still the same day; 00:00 is the next.
     app.clock.set(NOON + 12 * 3_600_000 - 60_000);
-    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"").await.problem(409, "attempts_exhausted");
+    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", me.token))], b"")
+        .await
+        .problem(409, "attempts_exhausted");
     app.clock.set(NOON + 12 * 3_600_000);
     assert_eq!(app.get("/api/v1/me", Some(&me.token)).await.json()["attempts_left_today"], 3);
     app.start(&me).await;
@@ -187,7 +210,9 @@ async fn time_rules(hot: Hot, sql: Sql) {
     app.clock.set(1_780_000_000_000 - 30 * 86_400_000);
     let early = app.join("device-time-0002", "早到").await;
     assert_eq!(app.get("/api/v1/campaigns/demo", None).await.json()["status"], "upcoming");
-    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", early.token))], b"").await.problem(409, "campaign_not_live");
+    app.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", early.token))], b"")
+        .await
+        .problem(409, "campaign_not_live");
 }
 
 /// The best attempt counts; ties break on total answering time, then on who got there first;
@@ -234,7 +259,8 @@ async fn ranks_are_honest(hot: Hot, sql: Sql) {
     let township = app.get("/api/v1/campaigns/demo/leaderboards/score-region-hetang-yuetang", None).await.json();
     assert!(township["total"].as_u64().unwrap() >= 2);
     let unit_board = app.get(&format!("/api/v1/campaigns/demo/leaderboards/score-unit-{unit}"), None).await.json();
-    let names: Vec<&str> = unit_board["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        unit_board["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["甲", "乙"]);
     // Around me, with pages.
     let around = app.get("/api/v1/campaigns/demo/leaderboards/score?around=me&limit=3", Some(&d.token)).await.json();
@@ -276,7 +302,10 @@ async fn concurrent_participants(hot: Hot, sql: Sql) {
                 let right = i % 2 == 0;
                 let choice = if right { app.right_choice(q) } else { app.wrong_choice(q) };
                 // Each answer sent twice at once: judged once.
-                let (x, y) = tokio::join!(app.answer(&who, &aid, q["id"].as_str().unwrap(), &choice), app.answer(&who, &aid, q["id"].as_str().unwrap(), &choice));
+                let (x, y) = tokio::join!(
+                    app.answer(&who, &aid, q["id"].as_str().unwrap(), &choice),
+                    app.answer(&who, &aid, q["id"].as_str().unwrap(), &choice)
+                );
                 assert_eq!((x.status, y.status), (200, 200));
                 assert_eq!(x.body, y.body);
                 expect += if right { 10 } else { 0 };
@@ -293,4 +322,10 @@ async fn concurrent_participants(hot: Hot, sql: Sql) {
     assert!(board["entries"].as_array().unwrap().iter().all(|e| e["value"] == 50));
 }
 
-on_both_stacks!(a_whole_journey, answers_stay_hidden_until_answered, time_rules, ranks_are_honest, concurrent_participants);
+on_both_stacks!(
+    a_whole_journey,
+    answers_stay_hidden_until_answered,
+    time_rules,
+    ranks_are_honest,
+    concurrent_participants
+);

@@ -266,11 +266,23 @@ impl Check {
 /// Options that a shuffle would make wrong: they speak of the other options or of their
 /// places ("以上都对", "上述选项均正确", "A和B"). Legal wording such as "三日以上" is fine.
 fn refers_to_other_options(option: &str) -> bool {
-    const PHRASES: [&str; 10] = ["以上都", "以上均", "以上各项", "以上选项", "以上说法都", "上述都", "上述选项", "上述各项", "全部正确", "全都正确"];
+    const PHRASES: [&str; 10] = [
+        "以上都",
+        "以上均",
+        "以上各项",
+        "以上选项",
+        "以上说法都",
+        "上述都",
+        "上述选项",
+        "上述各项",
+        "全部正确",
+        "全都正确",
+    ];
     let o = option.trim();
     PHRASES.iter().any(|w| o.contains(w))
         || ["都对", "都不对", "都正确", "都错误"].iter().any(|w| o == *w || o.ends_with(w) && o.chars().count() <= 6)
-        || o.chars().count() <= 5 && o.chars().all(|c| c.is_ascii_uppercase() || matches!(c, '和' | '、' | ',' | '，' | ' '))
+        || o.chars().count() <= 5
+            && o.chars().all(|c| c.is_ascii_uppercase() || matches!(c, '和' | '、' | ',' | '，' | ' '))
 }
 
 impl Campaign {
@@ -338,7 +350,10 @@ impl Campaign {
             if let Some(parent) = parent
                 && p.level <= parent.level
             {
-                c.fail(format!("{path}.level"), format!("a {} cannot hang under a {}", p.level.as_str(), parent.level.as_str()));
+                c.fail(
+                    format!("{path}.level"),
+                    format!("a {} cannot hang under a {}", p.level.as_str(), parent.level.as_str()),
+                );
             }
             let info = PlaceInfo {
                 id: p.id.clone(),
@@ -414,7 +429,10 @@ impl Campaign {
             match q.kind {
                 QuestionKind::Single => {
                     if !(2..=MAX_OPTIONS).contains(&n) {
-                        c.fail(format!("{path}.options"), format!("a single-choice question needs 2 to {MAX_OPTIONS} options"));
+                        c.fail(
+                            format!("{path}.options"),
+                            format!("a single-choice question needs 2 to {MAX_OPTIONS} options"),
+                        );
                     }
                     if k != 1 {
                         c.fail(format!("{path}.answer"), "a single-choice question has exactly one correct option");
@@ -422,15 +440,24 @@ impl Campaign {
                 }
                 QuestionKind::Multi => {
                     if !(3..=MAX_OPTIONS).contains(&n) {
-                        c.fail(format!("{path}.options"), format!("a multiple-choice question needs 3 to {MAX_OPTIONS} options"));
+                        c.fail(
+                            format!("{path}.options"),
+                            format!("a multiple-choice question needs 3 to {MAX_OPTIONS} options"),
+                        );
                     }
                     if k < 2 || k >= n {
-                        c.fail(format!("{path}.answer"), "a multiple-choice question has at least two correct options, and not all of them");
+                        c.fail(
+                            format!("{path}.answer"),
+                            "a multiple-choice question has at least two correct options, and not all of them",
+                        );
                     }
                 }
                 QuestionKind::Judge => {
                     if q.options != JUDGE_OPTIONS {
-                        c.fail(format!("{path}.options"), "a true/false question's options are exactly [\"正确\", \"错误\"]");
+                        c.fail(
+                            format!("{path}.options"),
+                            "a true/false question's options are exactly [\"正确\", \"错误\"]",
+                        );
                     }
                     if k != 1 {
                         c.fail(format!("{path}.answer"), "a true/false question's answer is [0] (true) or [1] (false)");
@@ -454,7 +481,10 @@ impl Campaign {
             c.fail("rules.quotas", format!("add up to {quota_sum}, more than questions_per_attempt ({qpa})"));
         }
         if doc.questions.len() < qpa {
-            c.fail("questions", format!("the bank has {} questions, fewer than questions_per_attempt ({qpa})", doc.questions.len()));
+            c.fail(
+                "questions",
+                format!("the bank has {} questions, fewer than questions_per_attempt ({qpa})", doc.questions.len()),
+            );
         }
 
         let leader = LeaderLayout::new(

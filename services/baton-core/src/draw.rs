@@ -72,10 +72,7 @@ pub fn draw<R: Rng + ?Sized>(campaign: &Campaign, rng: &mut R) -> Vec<DrawnQuest
     let more = n - picked.len();
     picked.extend(rand::seq::index::sample(rng, rest.len(), more).into_iter().map(|i| rest[i]));
     picked.shuffle(rng);
-    picked
-        .into_iter()
-        .map(|i| DrawnQuestion::new(&bank[i], rules.points_per_question, rng))
-        .collect()
+    picked.into_iter().map(|i| DrawnQuestion::new(&bank[i], rules.points_per_question, rng)).collect()
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ pub struct IdError(pub String);
 
 /// The characters every id is made of: lowercase ASCII letters, digits and `-`, 1 to 48 long.
 pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 48
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty() && s.len() <= 48 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 macro_rules! slug_id {
@@ -149,9 +147,7 @@ impl DeviceId {
         if (8..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(IdError(
-                "device_id must be 8-64 visible ASCII characters (a UUID made by the client)".into(),
-            ))
+            Err(IdError("device_id must be 8-64 visible ASCII characters (a UUID made by the client)".into()))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -171,7 +167,10 @@ impl Nickname {
         if n == 0 || n > 20 {
             return Err(IdError("nickname must be 1-20 characters after trimming".into()));
         }
-        if t.chars().any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')) {
+        if t.chars().any(|c| {
+            c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        }) {
             return Err(IdError("nickname must not contain control or invisible formatting characters".into()));
         }
         Ok(Self(t.to_owned()))

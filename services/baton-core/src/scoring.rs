@@ -134,8 +134,10 @@ pub fn finished_at(now: Millis, expires: Millis) -> Millis {
 pub fn is_better(new: LeaderResult, best: Option<LeaderResult>) -> bool {
     match best {
         None => true,
-        Some(b) => (new.score, std::cmp::Reverse(new.total_ms), std::cmp::Reverse(new.reached_ms))
-            > (b.score, std::cmp::Reverse(b.total_ms), std::cmp::Reverse(b.reached_ms)),
+        Some(b) => {
+            (new.score, std::cmp::Reverse(new.total_ms), std::cmp::Reverse(new.reached_ms))
+                > (b.score, std::cmp::Reverse(b.total_ms), std::cmp::Reverse(b.reached_ms))
+        }
     }
 }
 

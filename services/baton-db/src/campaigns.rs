@@ -7,9 +7,7 @@
 
 use crate::error::{self, DbError};
 use crate::{Db, now_ms};
-use baton_core::campaign::{
-    CampaignDoc, Category, Level, PlaceDoc, Question, QuestionKind, Rules, Unit, UnitKind,
-};
+use baton_core::campaign::{CampaignDoc, Category, Level, PlaceDoc, Question, QuestionKind, Rules, Unit, UnitKind};
 use baton_core::ids::{CampaignId, PlaceId, QuestionId, UnitId};
 use chrono::{DateTime, Utc};
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
@@ -79,24 +77,14 @@ impl Db {
                 "DELETE FROM units WHERE campaign_id = $1",
                 "DELETE FROM questions WHERE campaign_id = $1",
             ] {
-                sqlx::query(delete)
-                    .bind(cid)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(error::query(action()))?;
+                sqlx::query(delete).bind(cid).execute(&mut *tx).await.map_err(error::query(action()))?;
             }
             PutOutcome::Updated
         };
 
-        insert_rows(&mut tx, PLACES, &rows.places)
-            .await
-            .map_err(error::query(action()))?;
-        insert_rows(&mut tx, UNITS, &rows.units)
-            .await
-            .map_err(error::query(action()))?;
-        insert_rows(&mut tx, QUESTIONS, &rows.questions)
-            .await
-            .map_err(error::query(action()))?;
+        insert_rows(&mut tx, PLACES, &rows.places).await.map_err(error::query(action()))?;
+        insert_rows(&mut tx, UNITS, &rows.units).await.map_err(error::query(action()))?;
+        insert_rows(&mut tx, QUESTIONS, &rows.questions).await.map_err(error::query(action()))?;
         tx.commit().await.map_err(error::query(action()))?;
         tracing::info!(
             campaign.id = cid,
@@ -121,16 +109,7 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await
         .map_err(error::query(action()))?;
-        let Some((
-            format,
-            title,
-            description,
-            starts_at_ms,
-            ends_at_ms,
-            rules_json,
-            categories_json,
-        )) = row
-        else {
+        let Some((format, title, description, starts_at_ms, ends_at_ms, rules_json, categories_json)) = row else {
             return Ok(None);
         };
         let places: Vec<PlaceRow> = sqlx::query_as(
@@ -165,8 +144,7 @@ impl Db {
             description,
             starts_at: time(starts_at_ms).ok_or_else(|| DbError::Corrupt(what("starts_at_ms")))?,
             ends_at: time(ends_at_ms).ok_or_else(|| DbError::Corrupt(what("ends_at_ms")))?,
-            rules: json::<Rules>(&rules_json)
-                .map_err(|e| DbError::Corrupt(what(&format!("rules_json: {e}"))))?,
+            rules: json::<Rules>(&rules_json).map_err(|e| DbError::Corrupt(what(&format!("rules_json: {e}"))))?,
             categories: json::<Vec<Category>>(&categories_json)
                 .map_err(|e| DbError::Corrupt(what(&format!("categories_json: {e}"))))?,
             regions: place_tree(places).map_err(|e| DbError::Corrupt(what(&e)))?,
@@ -190,9 +168,7 @@ impl Db {
             .await
             .map_err(error::query("listing campaigns"))?;
         ids.into_iter()
-            .map(|(id,)| {
-                CampaignId::parse(&id).map_err(|e| DbError::Corrupt(format!("campaigns.id: {e}")))
-            })
+            .map(|(id,)| CampaignId::parse(&id).map_err(|e| DbError::Corrupt(format!("campaigns.id: {e}"))))
             .collect()
     }
 }
@@ -200,17 +176,7 @@ impl Db {
 type CampaignRow = (i32, String, String, i64, i64, String, String);
 type PlaceRow = (String, Option<String>, String, String, Option<i64>);
 type UnitRow = (String, String, String, String, Option<i64>);
-type QuestionRow = (
-    String,
-    String,
-    String,
-    i32,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+type QuestionRow = (String, String, String, i32, String, String, String, String, String);
 
 fn time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -221,13 +187,11 @@ fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Err
 }
 
 fn to_json<T: serde::Serialize>(cid: &str, value: &T, what: &str) -> Result<String, DbError> {
-    serde_json::to_string(value)
-        .map_err(|e| DbError::Invalid(format!("campaign {cid}: {what} as JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| DbError::Invalid(format!("campaign {cid}: {what} as JSON: {e}")))
 }
 
 fn target(t: Option<i64>, what: &str) -> Result<Option<u64>, String> {
-    t.map(|t| u64::try_from(t).map_err(|_| format!("{what}: negative target {t}")))
-        .transpose()
+    t.map(|t| u64::try_from(t).map_err(|_| format!("{what}: negative target {t}"))).transpose()
 }
 
 /// Rebuilds the place tree from its pre-order rows: every parent comes before its children.
@@ -239,17 +203,12 @@ fn place_tree(rows: Vec<PlaceRow>) -> Result<Vec<PlaceDoc>, String> {
         let what = format!("place {id}");
         let parent = match parent_id {
             None => None,
-            Some(p) => Some(
-                *index
-                    .get(&p)
-                    .ok_or_else(|| format!("{what}: parent {p} is not stored before it"))?,
-            ),
+            Some(p) => Some(*index.get(&p).ok_or_else(|| format!("{what}: parent {p} is not stored before it"))?),
         };
         let node = PlaceDoc {
             id: PlaceId::parse(&id).map_err(|e| format!("{what}: {e}"))?,
             name,
-            level: Level::parse(&level)
-                .ok_or_else(|| format!("{what}: unknown level {level:?}"))?,
+            level: Level::parse(&level).ok_or_else(|| format!("{what}: unknown level {level:?}"))?,
             target: target(t, &what)?,
             children: Vec::new(),
         };
@@ -264,11 +223,7 @@ fn place_tree(rows: Vec<PlaceRow>) -> Result<Vec<PlaceDoc>, String> {
         let mut node = nodes[i].take().expect("each node is taken once");
         node.children.reverse();
         match parents[i] {
-            Some(p) => nodes[p]
-                .as_mut()
-                .expect("parents come first")
-                .children
-                .push(node),
+            Some(p) => nodes[p].as_mut().expect("parents come first").children.push(node),
             None => roots.push(node),
         }
     }
@@ -295,8 +250,7 @@ fn question(
         id: QuestionId::parse(&id).map_err(|e| format!("{what}: {e}"))?,
         kind: QuestionKind::parse(&kind).ok_or_else(|| format!("{what}: unknown kind {kind:?}"))?,
         category,
-        difficulty: u8::try_from(difficulty)
-            .map_err(|_| format!("{what}: difficulty {difficulty}"))?,
+        difficulty: u8::try_from(difficulty).map_err(|_| format!("{what}: difficulty {difficulty}"))?,
         stem,
         options: json(&options_json).map_err(|e| format!("{what}: options_json: {e}"))?,
         answer: json(&answer_json).map_err(|e| format!("{what}: answer_json: {e}"))?,
@@ -320,30 +274,10 @@ struct Table {
     columns: &'static [&'static str],
 }
 
-const PLACES: Table = Table {
-    name: "places",
-    columns: &[
-        "campaign_id",
-        "id",
-        "parent_id",
-        "name",
-        "level",
-        "target",
-        "position",
-    ],
-};
-const UNITS: Table = Table {
-    name: "units",
-    columns: &[
-        "campaign_id",
-        "id",
-        "region_id",
-        "name",
-        "kind",
-        "target",
-        "position",
-    ],
-};
+const PLACES: Table =
+    Table { name: "places", columns: &["campaign_id", "id", "parent_id", "name", "level", "target", "position"] };
+const UNITS: Table =
+    Table { name: "units", columns: &["campaign_id", "id", "region_id", "name", "kind", "target", "position"] };
 const QUESTIONS: Table = Table {
     name: "questions",
     columns: &[
@@ -368,19 +302,11 @@ const MAX_PARAMS: usize = 900;
 /// is built only from the constant table and column names; every value is bound as `$n`, which
 /// both engines accept (sqlx's `QueryBuilder` cannot be used here: through `Any` it writes `?`
 /// placeholders, which PostgreSQL rejects).
-async fn insert_rows(
-    conn: &mut AnyConnection,
-    table: Table,
-    rows: &[Vec<Val<'_>>],
-) -> Result<(), sqlx::Error> {
+async fn insert_rows(conn: &mut AnyConnection, table: Table, rows: &[Vec<Val<'_>>]) -> Result<(), sqlx::Error> {
     let width = table.columns.len();
     let per_batch = (MAX_PARAMS / width).max(1);
     for batch in rows.chunks(per_batch) {
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ",
-            table.name,
-            table.columns.join(", ")
-        );
+        let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name, table.columns.join(", "));
         for (r, _) in batch.iter().enumerate() {
             sql.push_str(if r == 0 { "(" } else { ", (" });
             for c in 0..width {
@@ -427,18 +353,12 @@ impl<'a> Rows<'a> {
         let cid = doc.id.as_str();
         let invalid = |what: String| DbError::Invalid(format!("campaign {cid}: {what}"));
         let target = |t: Option<u64>, what: &str| {
-            t.map(|t| {
-                i64::try_from(t).map_err(|_| invalid(format!("{what}: target {t} is too large")))
-            })
-            .transpose()
+            t.map(|t| i64::try_from(t).map_err(|_| invalid(format!("{what}: target {t} is too large")))).transpose()
         };
-        let position = |i: usize, what: &str| {
-            i64::try_from(i).map_err(|_| invalid(format!("too many {what}")))
-        };
+        let position = |i: usize, what: &str| i64::try_from(i).map_err(|_| invalid(format!("too many {what}")));
 
         let mut places = Vec::new();
-        let mut stack: Vec<(&PlaceDoc, Option<&str>)> =
-            doc.regions.iter().rev().map(|p| (p, None)).collect();
+        let mut stack: Vec<(&PlaceDoc, Option<&str>)> = doc.regions.iter().rev().map(|p| (p, None)).collect();
         // Pre-order, children in document order: pop the next place, push its children reversed.
         while let Some((p, parent)) = stack.pop() {
             places.push(vec![
@@ -490,8 +410,7 @@ impl<'a> Rows<'a> {
             })
             .collect::<Result<_, DbError>>()?;
         Ok(Self {
-            format: i32::try_from(doc.format)
-                .map_err(|_| invalid(format!("format {}", doc.format)))?,
+            format: i32::try_from(doc.format).map_err(|_| invalid(format!("format {}", doc.format)))?,
             starts_at_ms: doc.starts_at.timestamp_millis(),
             ends_at_ms: doc.ends_at.timestamp_millis(),
             rules_json: to_json(cid, &doc.rules, "rules")?,

@@ -11,9 +11,7 @@ pub enum DbError {
     )]
     UnsupportedUrl { url: String },
 
-    #[error(
-        "cannot create directory {dir} for the SQLite database: check the path and its permissions"
-    )]
+    #[error("cannot create directory {dir} for the SQLite database: check the path and its permissions")]
     CreateDir {
         dir: String,
         #[source]
@@ -66,6 +64,5 @@ pub(crate) fn query(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Db
 
 /// Whether a sqlx error is a foreign-key violation (on either engine).
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_foreign_key_violation())
+    e.as_database_error().is_some_and(|d| d.is_foreign_key_violation())
 }

@@ -46,22 +46,21 @@ impl Db {
         if created {
             tracing::info!(key.kid = %kid, "created the token signing key");
         }
-        self.oldest_key().await?.ok_or_else(|| {
-            DbError::Corrupt("signing_keys is empty right after creating a key".into())
-        })
+        self.oldest_key()
+            .await?
+            .ok_or_else(|| DbError::Corrupt("signing_keys is empty right after creating a key".into()))
     }
 
     async fn oldest_key(&self) -> Result<Option<(String, Vec<u8>)>, DbError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT kid, secret FROM signing_keys ORDER BY created_at_ms, kid LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(error::query("reading the signing key"))?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT kid, secret FROM signing_keys ORDER BY created_at_ms, kid LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(error::query("reading the signing key"))?;
         row.map(|(kid, secret)| {
-            let secret = unhex(&secret).filter(|s| s.len() >= 16).ok_or_else(|| {
-                DbError::Corrupt(format!("signing key {kid}: secret is not hex of 16+ bytes"))
-            })?;
+            let secret = unhex(&secret)
+                .filter(|s| s.len() >= 16)
+                .ok_or_else(|| DbError::Corrupt(format!("signing key {kid}: secret is not hex of 16+ bytes")))?;
             Ok((kid, secret))
         })
         .transpose()
@@ -76,10 +75,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]

@@ -60,10 +60,7 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("engine", &self.engine)
-            .field("url", &self.redacted_url)
-            .finish_non_exhaustive()
+        f.debug_struct("Db").field("engine", &self.engine).field("url", &self.redacted_url).finish_non_exhaustive()
     }
 }
 
@@ -81,9 +78,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         let target = url::Target::parse(url)?;
         let options: AnyConnectOptions =
-            target.url.parse().map_err(|_| DbError::UnsupportedUrl {
-                url: target.redacted.clone(),
-            })?;
+            target.url.parse().map_err(|_| DbError::UnsupportedUrl { url: target.redacted.clone() })?;
         let mut pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         if target.engine == Engine::Sqlite {
             // Switching to WAL writes to the file; a read-only database keeps its mode.
@@ -93,27 +88,17 @@ impl Db {
                     // busy_timeout first: switching to WAL needs the database lock.
                     sqlx::query(SQLITE_PRAGMA_BUSY).execute(&mut *conn).await?;
                     if !read_only {
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
                     }
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                     Ok(())
                 })
             });
             if target.in_memory {
                 // Through `Any`, every new connection to `:memory:` opens a new, empty database:
                 // keep exactly one, forever.
-                pool = pool
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None);
+                pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
             }
         }
         let connect_error = |source| DbError::Connect {
@@ -143,11 +128,7 @@ impl Db {
         }
         let pool = pool.connect_with(options).await.map_err(connect_error)?;
         tracing::debug!(db.engine = target.engine.as_str(), db.url = %target.redacted, "connected to the database");
-        Ok(Db {
-            pool,
-            engine: target.engine,
-            redacted_url: target.redacted,
-        })
+        Ok(Db { pool, engine: target.engine, redacted_url: target.redacted })
     }
 
     /// Brings the schema up to date. Running it again is a no-op. On PostgreSQL, processes
@@ -155,21 +136,11 @@ impl Db {
     /// so there only one process may migrate at a time (a SQLite deployment is one process).
     pub async fn migrate(&self) -> Result<(), DbError> {
         let run = match self.engine {
-            Engine::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await
-            }
+            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
             Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
         };
-        run.map_err(|source| DbError::Migrate {
-            url: self.redacted_url.clone(),
-            source,
-        })?;
-        tracing::info!(
-            db.engine = self.engine.as_str(),
-            "database schema is up to date"
-        );
+        run.map_err(|source| DbError::Migrate { url: self.redacted_url.clone(), source })?;
+        tracing::info!(db.engine = self.engine.as_str(), "database schema is up to date");
         Ok(())
     }
 
@@ -210,11 +181,7 @@ impl Db {
     /// agree, e.g. a campaign and its places).
     async fn read_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.engine {
-            Engine::Postgres => {
-                self.pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await
-            }
+            Engine::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
             // A deferred transaction keeps the snapshot of its first read (WAL mode).
             Engine::Sqlite => self.pool.begin().await,
         }

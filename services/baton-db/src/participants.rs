@@ -19,15 +19,7 @@ pub struct ParticipantRow {
     pub joined_at_ms: i64,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-);
+type Row = (String, String, String, Option<String>, String, Option<String>, i64);
 
 impl Db {
     /// Stores a participant unless it is already stored (then nothing changes, whatever `row`
@@ -48,13 +40,8 @@ impl Db {
         .await;
         match done {
             Ok(r) => Ok(r.rows_affected() == 1),
-            Err(e) if error::is_foreign_key_violation(&e) => {
-                Err(DbError::UnknownCampaign(row.campaign_id.clone()))
-            }
-            Err(e) => Err(error::query(format!(
-                "storing participant {} of campaign {}",
-                row.id, row.campaign_id
-            ))(e)),
+            Err(e) if error::is_foreign_key_violation(&e) => Err(DbError::UnknownCampaign(row.campaign_id.clone())),
+            Err(e) => Err(error::query(format!("storing participant {} of campaign {}", row.id, row.campaign_id))(e)),
         }
     }
 
@@ -72,18 +59,13 @@ impl Db {
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await
-        .map_err(error::query(format!(
-            "reading participant {id} of campaign {campaign}"
-        )))?;
+        .map_err(error::query(format!("reading participant {id} of campaign {campaign}")))?;
         row.map(parse).transpose()
     }
 
     /// Every participant of a campaign, in join order (ties by id). For big campaigns prefer
     /// [`Db::participants_page`], which does not hold them all in memory.
-    pub async fn participants(
-        &self,
-        campaign: &CampaignId,
-    ) -> Result<Vec<ParticipantRow>, DbError> {
+    pub async fn participants(&self, campaign: &CampaignId) -> Result<Vec<ParticipantRow>, DbError> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT campaign_id, id, region_id, unit_id, nickname, inviter_id, joined_at_ms \
              FROM participants WHERE campaign_id = $1 ORDER BY joined_at_ms, id",
@@ -91,9 +73,7 @@ impl Db {
         .bind(campaign.as_str())
         .fetch_all(&self.pool)
         .await
-        .map_err(error::query(format!(
-            "listing participants of campaign {campaign}"
-        )))?;
+        .map_err(error::query(format!("listing participants of campaign {campaign}")))?;
         rows.into_iter().map(parse).collect()
     }
 
@@ -138,24 +118,15 @@ impl Db {
 fn parse(
     (campaign_id, id, region_id, unit_id, nickname, inviter_id, joined_at_ms): Row,
 ) -> Result<ParticipantRow, DbError> {
-    let bad = |e: baton_core::ids::IdError| {
-        DbError::Corrupt(format!("participant {id} of campaign {campaign_id}: {e}"))
-    };
+    let bad =
+        |e: baton_core::ids::IdError| DbError::Corrupt(format!("participant {id} of campaign {campaign_id}: {e}"));
     Ok(ParticipantRow {
         campaign_id: CampaignId::parse(&campaign_id).map_err(bad)?,
         id: ParticipantId::parse(&id).map_err(bad)?,
         region_id: PlaceId::parse(&region_id).map_err(bad)?,
-        unit_id: unit_id
-            .as_deref()
-            .map(UnitId::parse)
-            .transpose()
-            .map_err(bad)?,
+        unit_id: unit_id.as_deref().map(UnitId::parse).transpose().map_err(bad)?,
         nickname,
-        inviter_id: inviter_id
-            .as_deref()
-            .map(ParticipantId::parse)
-            .transpose()
-            .map_err(bad)?,
+        inviter_id: inviter_id.as_deref().map(ParticipantId::parse).transpose().map_err(bad)?,
         joined_at_ms,
     })
 }

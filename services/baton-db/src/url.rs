@@ -55,23 +55,13 @@ impl Target {
             }
             // Percent-encoded paths are left to sqlx; everything else gets its directory made.
             if !path.contains('%')
-                && let Some(dir) = Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
+                && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                    dir: dir.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| DbError::CreateDir { dir: dir.display().to_string(), source })?;
             }
         }
-        Ok(Self {
-            engine: Engine::Sqlite,
-            url,
-            redacted,
-            in_memory,
-            read_only: mode == Some("ro"),
-        })
+        Ok(Self { engine: Engine::Sqlite, url, redacted, in_memory, read_only: mode == Some("ro") })
     }
 }
 
@@ -87,10 +77,7 @@ pub fn redact(url: &str) -> String {
         Some(scheme_end) => {
             let rest = &base[scheme_end..];
             let authority = &rest[..rest.find(['/', '#']).unwrap_or(rest.len())];
-            match authority
-                .rfind('@')
-                .and_then(|at| Some((at, authority[..at].split_once(':')?)))
-            {
+            match authority.rfind('@').and_then(|at| Some((at, authority[..at].split_once(':')?))) {
                 Some((at, (user, _))) => {
                     format!("{}{user}:***{}", &base[..scheme_end], &rest[at..])
                 }
@@ -118,14 +105,8 @@ mod tests {
 
     #[test]
     fn passwords_never_survive() {
-        assert_eq!(
-            redact("postgres://baton:s3cret@db:5432/baton"),
-            "postgres://baton:***@db:5432/baton"
-        );
-        assert_eq!(
-            redact("postgres://baton@db/baton"),
-            "postgres://baton@db/baton"
-        );
+        assert_eq!(redact("postgres://baton:s3cret@db:5432/baton"), "postgres://baton:***@db:5432/baton");
+        assert_eq!(redact("postgres://baton@db/baton"), "postgres://baton@db/baton");
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
         assert_eq!(
             redact("postgres://u@h/db?sslmode=require&password=pw&x=1"),
@@ -138,10 +119,7 @@ mod tests {
 
     #[test]
     fn engines_by_scheme() {
-        assert_eq!(
-            Target::parse("postgresql://h/db").unwrap().engine,
-            Engine::Postgres
-        );
+        assert_eq!(Target::parse("postgresql://h/db").unwrap().engine, Engine::Postgres);
         assert!(
             matches!(Target::parse("mysql://u:pw@h/db"), Err(DbError::UnsupportedUrl { url }) if !url.contains("pw"))
         );

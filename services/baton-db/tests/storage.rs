@@ -53,9 +53,7 @@ on_both_engines!(
 );
 
 async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
+    let db = Db::connect(url).await.unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
     db.migrate().await.unwrap();
     db.ping().await.unwrap();
     db
@@ -94,13 +92,7 @@ fn cid(s: &str) -> CampaignId {
     CampaignId::parse(s).unwrap()
 }
 
-fn participant(
-    campaign: &str,
-    id: &str,
-    region: &str,
-    inviter: Option<&str>,
-    joined_at_ms: i64,
-) -> ParticipantRow {
+fn participant(campaign: &str, id: &str, region: &str, inviter: Option<&str>, joined_at_ms: i64) -> ParticipantRow {
     ParticipantRow {
         campaign_id: cid(campaign),
         id: ParticipantId::parse(id).unwrap(),
@@ -118,10 +110,7 @@ async fn migrate_twice_is_a_no_op(db: &Db, url: &str) {
     // A second process migrating the same database changes nothing either.
     let other = Db::connect(url).await.unwrap();
     other.migrate().await.unwrap();
-    assert_eq!(
-        other.campaign(&cid("demo")).await.unwrap(),
-        Some(sample("demo"))
-    );
+    assert_eq!(other.campaign(&cid("demo")).await.unwrap(), Some(sample("demo")));
     other.close().await;
 }
 
@@ -130,15 +119,9 @@ async fn campaign_round_trips(db: &Db, _url: &str) {
     assert!(db.campaign_ids().await.unwrap().is_empty());
     let doc = sample("demo");
     assert_eq!(db.put_campaign(&doc).await.unwrap(), PutOutcome::Created);
-    assert_eq!(
-        db.put_campaign(&sample("other")).await.unwrap(),
-        PutOutcome::Created
-    );
+    assert_eq!(db.put_campaign(&sample("other")).await.unwrap(), PutOutcome::Created);
     assert_eq!(db.campaign(&cid("demo")).await.unwrap(), Some(doc));
-    assert_eq!(
-        db.campaign_ids().await.unwrap(),
-        [cid("demo"), cid("other")]
-    );
+    assert_eq!(db.campaign_ids().await.unwrap(), [cid("demo"), cid("other")]);
 }
 
 async fn update_replaces_pieces_and_fields(db: &Db, _url: &str) {
@@ -170,10 +153,7 @@ async fn update_replaces_pieces_and_fields(db: &Db, _url: &str) {
     assert!(got.questions.iter().all(|q| q.id.as_str() != "law-2"));
     assert_eq!(got.questions[0].kind, QuestionKind::Single);
     // Another campaign's pieces are untouched.
-    assert_eq!(
-        db.campaign(&cid("other")).await.unwrap(),
-        Some(sample("other"))
-    );
+    assert_eq!(db.campaign(&cid("other")).await.unwrap(), Some(sample("other")));
 }
 
 async fn update_keeps_participants_of_removed_places(db: &Db, _url: &str) {
@@ -252,10 +232,7 @@ async fn concurrent_puts_leave_one_whole_document(db: &Db, _url: &str) {
     }
     assert_eq!(created, 1, "exactly one put creates the campaign");
     let got = db.campaign(&cid("demo")).await.unwrap().unwrap();
-    assert!(
-        variants.contains(&got),
-        "a mix of puts was stored: {got:#?}"
-    );
+    assert!(variants.contains(&got), "a mix of puts was stored: {got:#?}");
 }
 
 async fn participants_are_written_once(db: &Db, _url: &str) {
@@ -268,30 +245,16 @@ async fn participants_are_written_once(db: &Db, _url: &str) {
     replay.nickname = "改名".into();
     assert!(!db.put_participant(&replay).await.unwrap());
     assert!(!db.put_participant(&first).await.unwrap());
-    assert_eq!(
-        db.participant(&cid("demo"), &first.id).await.unwrap(),
-        Some(first.clone())
-    );
-    assert_eq!(
-        db.participants(&cid("demo")).await.unwrap(),
-        std::slice::from_ref(&first)
-    );
+    assert_eq!(db.participant(&cid("demo"), &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(db.participants(&cid("demo")).await.unwrap(), std::slice::from_ref(&first));
 
     let invited = participant("demo", "p2", "south", Some("p1"), 500);
     let mut no_unit = participant("demo", "p3", "city", None, 1_000);
     no_unit.unit_id = None;
     assert!(db.put_participant(&invited).await.unwrap());
     assert!(db.put_participant(&no_unit).await.unwrap());
-    assert_eq!(
-        db.participants(&cid("demo")).await.unwrap(),
-        [invited, first, no_unit]
-    );
-    assert_eq!(
-        db.participant(&cid("demo"), &ParticipantId::parse("nobody").unwrap())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(db.participants(&cid("demo")).await.unwrap(), [invited, first, no_unit]);
+    assert_eq!(db.participant(&cid("demo"), &ParticipantId::parse("nobody").unwrap()).await.unwrap(), None);
     assert!(db.participants(&cid("other")).await.unwrap().is_empty());
 }
 
@@ -305,17 +268,12 @@ async fn participants_page_in_join_order(db: &Db, _url: &str) {
         db.put_participant(&p).await.unwrap();
         all.push(p);
     }
-    db.put_participant(&participant("other", "x", "south", None, 0))
-        .await
-        .unwrap();
+    db.put_participant(&participant("other", "x", "south", None, 0)).await.unwrap();
     all.sort_by(|a, b| (a.joined_at_ms, &a.id).cmp(&(b.joined_at_ms, &b.id)));
     let mut paged = Vec::new();
     let mut after = None;
     loop {
-        let page = db
-            .participants_page(&cid("demo"), after.as_ref(), 7)
-            .await
-            .unwrap();
+        let page = db.participants_page(&cid("demo"), after.as_ref(), 7).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -328,14 +286,8 @@ async fn participants_page_in_join_order(db: &Db, _url: &str) {
 }
 
 async fn participants_need_their_campaign(db: &Db, _url: &str) {
-    let err = db
-        .put_participant(&participant("ghost", "p1", "south", None, 1))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, DbError::UnknownCampaign(c) if c.as_str() == "ghost"),
-        "{err:?}"
-    );
+    let err = db.put_participant(&participant("ghost", "p1", "south", None, 1)).await.unwrap_err();
+    assert!(matches!(&err, DbError::UnknownCampaign(c) if c.as_str() == "ghost"), "{err:?}");
     assert!(err.to_string().contains("import it first"), "{err}");
 }
 
@@ -344,10 +296,7 @@ async fn signing_key_is_created_once(db: &Db, url: &str) {
     assert!(kid.starts_with("k-") && kid.len() == 10, "{kid}");
     assert!(kid[2..].bytes().all(|b| b.is_ascii_hexdigit()), "{kid}");
     assert_eq!(secret.len(), 32);
-    assert_eq!(
-        db.signing_key().await.unwrap(),
-        (kid.clone(), secret.clone())
-    );
+    assert_eq!(db.signing_key().await.unwrap(), (kid.clone(), secret.clone()));
     // Another process (another pool) on the same database gets the same key.
     let other = Db::connect(url).await.unwrap();
     assert_eq!(other.signing_key().await.unwrap(), (kid, secret));
@@ -359,11 +308,7 @@ async fn racing_processes_agree_on_the_signing_key(_db: &Db, url: &str) {
     for _ in 0..6 {
         dbs.push(Db::connect(url).await.unwrap());
     }
-    let tasks: Vec<_> = dbs
-        .iter()
-        .cloned()
-        .map(|db| tokio::spawn(async move { db.signing_key().await }))
-        .collect();
+    let tasks: Vec<_> = dbs.iter().cloned().map(|db| tokio::spawn(async move { db.signing_key().await })).collect();
     let mut keys = Vec::new();
     for t in tasks {
         keys.push(t.await.unwrap().unwrap());
@@ -382,17 +327,13 @@ async fn sqlite_file_is_created_where_the_url_says() {
     let file = tmp.dir().join("nested/deeper/baton.db");
     assert!(!file.exists());
     // No `mode` in the URL: Db adds `mode=rwc`, and makes the missing directories.
-    let db = Db::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
+    let db = Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
     db.migrate().await.unwrap();
     db.put_campaign(&sample("demo")).await.unwrap();
     assert!(file.is_file(), "no database file at {}", file.display());
     db.close().await;
     // And the data is in that file: a new connection reads it back.
-    let again = Db::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
+    let again = Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
     assert_eq!(again.campaign_ids().await.unwrap(), [cid("demo")]);
     again.close().await;
 }
@@ -403,18 +344,13 @@ async fn sqlite_in_memory_is_one_database() {
     assert_eq!(db.engine(), Engine::Sqlite);
     db.migrate().await.unwrap();
     db.put_campaign(&sample("demo")).await.unwrap();
-    assert_eq!(
-        db.campaign(&cid("demo")).await.unwrap(),
-        Some(sample("demo"))
-    );
+    assert_eq!(db.campaign(&cid("demo")).await.unwrap(), Some(sample("demo")));
 }
 
 #[tokio::test]
 async fn unreachable_postgres_is_explained_without_the_password() {
     let port = baton_testkit::free_port();
-    let err = Db::connect(&format!("postgres://baton:hunter2@127.0.0.1:{port}/baton"))
-        .await
-        .unwrap_err();
+    let err = Db::connect(&format!("postgres://baton:hunter2@127.0.0.1:{port}/baton")).await.unwrap_err();
     let text = format!("{err} / {err:?}");
     assert!(matches!(err, DbError::Connect { .. }), "{text}");
     assert!(text.contains("is PostgreSQL running"), "{text}");
@@ -423,9 +359,7 @@ async fn unreachable_postgres_is_explained_without_the_password() {
 
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
-    let err = Db::connect("mysql://root:pw@localhost/baton")
-        .await
-        .unwrap_err();
+    let err = Db::connect("mysql://root:pw@localhost/baton").await.unwrap_err();
     assert!(matches!(err, DbError::UnsupportedUrl { .. }), "{err:?}");
     assert!(err.to_string().contains("postgres://"), "{err}");
     assert!(!err.to_string().contains("pw@"), "{err}");

@@ -81,11 +81,34 @@ pub async fn join(s: &dyn HotStore, c: &CampaignId, device: &str, region: &str, 
     .unwrap()
 }
 
-pub async fn start(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, id: &str, now: Millis, day: i32) -> StartOutcome {
-    s.start_attempt(StartCmd { campaign: c.clone(), participant: p.clone(), attempt: attempt(p, id, now), day, per_day: 2 }).await.unwrap()
+pub async fn start(
+    s: &dyn HotStore,
+    c: &CampaignId,
+    p: &ParticipantId,
+    id: &str,
+    now: Millis,
+    day: i32,
+) -> StartOutcome {
+    s.start_attempt(StartCmd {
+        campaign: c.clone(),
+        participant: p.clone(),
+        attempt: attempt(p, id, now),
+        day,
+        per_day: 2,
+    })
+    .await
+    .unwrap()
 }
 
-pub async fn answer(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, a: &str, question: &str, mask: u32, now: Millis) -> AnswerOutcome {
+pub async fn answer(
+    s: &dyn HotStore,
+    c: &CampaignId,
+    p: &ParticipantId,
+    a: &str,
+    question: &str,
+    mask: u32,
+    now: Millis,
+) -> AnswerOutcome {
     s.answer(AnswerCmd {
         campaign: c.clone(),
         participant: p.clone(),
@@ -99,7 +122,9 @@ pub async fn answer(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, a: &str
 }
 
 pub async fn finish(s: &dyn HotStore, c: &CampaignId, p: &ParticipantId, a: &str, now: Millis) -> FinishOutcome {
-    s.finish(FinishCmd { campaign: c.clone(), participant: p.clone(), attempt: AttemptId::parse(a).unwrap(), now }).await.unwrap()
+    s.finish(FinishCmd { campaign: c.clone(), participant: p.clone(), attempt: AttemptId::parse(a).unwrap(), now })
+        .await
+        .unwrap()
 }
 
 fn finished_of(o: FinishOutcome) -> (Finished, LeaderResult, bool) {
@@ -111,7 +136,9 @@ fn finished_of(o: FinishOutcome) -> (Finished, LeaderResult, bool) {
 
 pub async fn join_is_idempotent(s: &dyn HotStore) {
     let c = fresh_campaign();
-    let JoinOutcome::Created(first) = join(s, &c, "dev-a", "t1", Some("u1")).await else { panic!("first join creates") };
+    let JoinOutcome::Created(first) = join(s, &c, "dev-a", "t1", Some("u1")).await else {
+        panic!("first join creates")
+    };
     assert_eq!(first.nickname, "nick-dev-a");
     assert_eq!((first.best, first.open_attempt.clone()), (None, None));
     // Joining again changes nothing, whatever the second call says.
@@ -172,15 +199,24 @@ pub async fn answers_are_judged_once(s: &dyn HotStore) {
     join(s, &c, "dev-a", "t1", None).await;
     start(s, &c, &p, "a1", T0, 10).await;
     let first = answer(s, &c, &p, "a1", "q1", 0b101, T0 + 4_000).await;
-    let AnswerOutcome::Judged(Answered { index: 1, correct_mask: 0b101, judged }) = first else { panic!("judged: {first:?}") };
+    let AnswerOutcome::Judged(Answered { index: 1, correct_mask: 0b101, judged }) = first else {
+        panic!("judged: {first:?}")
+    };
     let answered = Answered { index: 1, correct_mask: 0b101, judged };
-    assert_eq!((judged.correct, judged.points, judged.timed_out, judged.elapsed_ms, judged.attempt_score), (true, 10, false, 4_000, 10));
+    assert_eq!(
+        (judged.correct, judged.points, judged.timed_out, judged.elapsed_ms, judged.attempt_score),
+        (true, 10, false, 4_000, 10)
+    );
     // The same answer again: the first judgement, unchanged (even later).
     assert_eq!(answer(s, &c, &p, "a1", "q1", 0b101, T0 + 9_000).await, AnswerOutcome::Repeat(answered));
     // A different answer to an answered question.
     assert_eq!(answer(s, &c, &p, "a1", "q1", 0b001, T0 + 9_000).await, AnswerOutcome::Conflict(answered));
     // Partly right is wrong; the clock runs from the previous answer.
-    let AnswerOutcome::Judged(Answered { index: 0, correct_mask: 0b010, judged: wrong }) = answer(s, &c, &p, "a1", "q0", 0b001, T0 + 7_000).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { index: 0, correct_mask: 0b010, judged: wrong }) =
+        answer(s, &c, &p, "a1", "q0", 0b001, T0 + 7_000).await
+    else {
+        panic!()
+    };
     assert_eq!((wrong.correct, wrong.points, wrong.elapsed_ms, wrong.attempt_score), (false, 0, 3_000, 10));
     assert_eq!(answer(s, &c, &p, "a1", "nope", 1, T0 + 8_000).await, AnswerOutcome::NotInAttempt);
     assert_eq!(answer(s, &c, &p, "zz", "q2", 1, T0 + 8_000).await, AnswerOutcome::AttemptNotFound);
@@ -199,11 +235,17 @@ pub async fn late_answers_time_out(s: &dyn HotStore) {
     join(s, &c, "dev-a", "t1", None).await;
     start(s, &c, &p, "a1", T0, 10).await;
     // Within the grace it still counts, with its time capped at the limit.
-    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &p, "a1", "q0", 0b010, T0 + LIMIT + GRACE_MS).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { judged, .. }) =
+        answer(s, &c, &p, "a1", "q0", 0b010, T0 + LIMIT + GRACE_MS).await
+    else {
+        panic!()
+    };
     assert_eq!((judged.correct, judged.timed_out, judged.elapsed_ms), (true, false, LIMIT as u64));
     // Past the limit and the grace: wrong, no points, flagged.
     let late = T0 + LIMIT + GRACE_MS + LIMIT + GRACE_MS + 1;
-    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &p, "a1", "q1", 0b101, late).await else { panic!() };
+    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &p, "a1", "q1", 0b101, late).await else {
+        panic!()
+    };
     assert_eq!((judged.correct, judged.points, judged.timed_out, judged.attempt_score), (false, 0, true, 10));
     // The next question's clock started when that one ran out, not at the late answer.
     let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();

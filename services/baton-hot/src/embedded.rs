@@ -170,7 +170,12 @@ impl HotStore for EmbeddedStore {
         Ok(StartOutcome::Started(cmd.attempt))
     }
 
-    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>> {
+    async fn attempt(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        id: &AttemptId,
+    ) -> HotResult<Option<AttemptState>> {
         let c = self.campaign(campaign);
         let shard = c.shard(participant);
         Ok(shard.attempts.get(&(participant.clone(), id.clone())).cloned())
@@ -188,14 +193,19 @@ impl HotStore for EmbeddedStore {
         let correct_mask = a.questions[index].correct_mask;
         if let Some(judged) = a.answers[index] {
             let answered = Answered { index, correct_mask, judged };
-            return Ok(if judged.choice_mask == cmd.choice_mask { AnswerOutcome::Repeat(answered) } else { AnswerOutcome::Conflict(answered) });
+            return Ok(if judged.choice_mask == cmd.choice_mask {
+                AnswerOutcome::Repeat(answered)
+            } else {
+                AnswerOutcome::Conflict(answered)
+            });
         }
         if a.finished.is_some() {
             return Ok(AnswerOutcome::AttemptFinished);
         }
         let q = &a.questions[index];
         let score_before = a.answers.iter().flatten().map(|j| u64::from(j.points)).sum();
-        let (judged, cursor) = scoring::judge(q.correct_mask, cmd.choice_mask, q.points, score_before, a.cursor, cmd.now, a.limit_ms);
+        let (judged, cursor) =
+            scoring::judge(q.correct_mask, cmd.choice_mask, q.points, score_before, a.cursor, cmd.now, a.limit_ms);
         a.answers[index] = Some(judged);
         a.cursor = cursor;
         Ok(AnswerOutcome::Judged(Answered { index, correct_mask, judged }))
@@ -208,7 +218,10 @@ impl HotStore for EmbeddedStore {
         let Some(a) = shard.attempts.get_mut(&(cmd.participant.clone(), cmd.attempt.clone())) else {
             return Ok(FinishOutcome::AttemptNotFound);
         };
-        let p = shard.participants.get_mut(&cmd.participant).ok_or_else(|| HotError::Corrupt("attempt without participant".into()))?;
+        let p = shard
+            .participants
+            .get_mut(&cmd.participant)
+            .ok_or_else(|| HotError::Corrupt("attempt without participant".into()))?;
         if let Some(finished) = a.finished {
             let best = p.state.best.ok_or_else(|| HotError::Corrupt("finished attempt without a best".into()))?;
             return Ok(FinishOutcome::Finished { finished, best, newly: false });
@@ -234,7 +247,13 @@ impl HotStore for EmbeddedStore {
         Ok(FinishOutcome::Finished { finished, best, newly: true })
     }
 
-    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>> {
+    async fn publish_best(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        key: u64,
+        boards: &[Board],
+    ) -> HotResult<Vec<Standing>> {
         let c = self.campaign(campaign);
         let mut all = c.boards.lock().expect("boards lock poisoned");
         Ok(boards
@@ -260,7 +279,12 @@ impl HotStore for EmbeddedStore {
         Ok(BoardPage { entries, total: set.order.len() as u64 })
     }
 
-    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>> {
+    async fn standing(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+    ) -> HotResult<Option<Standing>> {
         let c = self.campaign(campaign);
         let all = c.boards.lock().expect("boards lock poisoned");
         Ok(all.get(board).and_then(|s| s.standing(participant)))
@@ -297,4 +321,3 @@ fn add(into: &mut Aggregate, from: &Aggregate) {
     into.best_sum += from.best_sum;
     into.best_count += from.best_count;
 }
-

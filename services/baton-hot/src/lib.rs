@@ -227,15 +227,31 @@ pub trait HotStore: Send + Sync + 'static {
     async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>>;
     /// Starts `cmd.attempt` unless an attempt is open or the day's attempts are used up.
     async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome>;
-    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>>;
+    async fn attempt(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        id: &AttemptId,
+    ) -> HotResult<Option<AttemptState>>;
     async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome>;
     /// Closes the attempt (once) and updates the participant's best and the aggregates.
     async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome>;
     /// Puts a best result on boards (`ZADD GT`: never lowers a result) and returns the
     /// participant's standing on each. Idempotent, commutative.
-    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>>;
+    async fn publish_best(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        key: u64,
+        boards: &[Board],
+    ) -> HotResult<Vec<Standing>>;
     async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage>;
-    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>>;
+    async fn standing(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+    ) -> HotResult<Option<Standing>>;
     /// Nicknames of participants, in the order asked (None for an unknown participant).
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>>;
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates>;

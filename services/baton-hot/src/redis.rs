@@ -10,9 +10,9 @@
 
 use crate::keys::Keys;
 use crate::*;
-use baton_core::scoring::GRACE_MS;
 use ::redis::Value;
 use ::redis::aio::ConnectionManager;
+use baton_core::scoring::GRACE_MS;
 
 /// How long an attempt stays readable after it closed (for a late reload or a retried finish).
 pub const ATTEMPT_RETENTION_MS: Millis = 24 * 3600 * 1000;
@@ -74,7 +74,8 @@ fn num<T: std::str::FromStr>(s: Option<&String>, what: &str) -> HotResult<T> {
 }
 
 fn fields(rec: &str, n: usize, what: &str) -> HotResult<Vec<i64>> {
-    let parts: Vec<i64> = rec.split(',').map(str::parse).collect::<Result<_, _>>().map_err(|_| corrupt(format!("bad {what} {rec:?}")))?;
+    let parts: Vec<i64> =
+        rec.split(',').map(str::parse).collect::<Result<_, _>>().map_err(|_| corrupt(format!("bad {what} {rec:?}")))?;
     if parts.len() != n {
         return Err(corrupt(format!("bad {what} {rec:?}")));
     }
@@ -129,8 +130,11 @@ fn participant_from(id: &ParticipantId, h: &HashMap<String, String>) -> HotResul
 
 fn attempt_from(id: &AttemptId, participant: &ParticipantId, h: &HashMap<String, String>) -> HotResult<AttemptState> {
     let questions: Vec<baton_core::draw::DrawnQuestion> =
-        serde_json::from_str(h.get("q").ok_or_else(|| corrupt("attempt has no questions"))?).map_err(|e| corrupt(e.to_string()))?;
-    let answers = (0..questions.len()).map(|i| h.get(&format!("r{i}")).map(|r| judged(r)).transpose()).collect::<HotResult<_>>()?;
+        serde_json::from_str(h.get("q").ok_or_else(|| corrupt("attempt has no questions"))?)
+            .map_err(|e| corrupt(e.to_string()))?;
+    let answers = (0..questions.len())
+        .map(|i| h.get(&format!("r{i}")).map(|r| judged(r)).transpose())
+        .collect::<HotResult<_>>()?;
     Ok(AttemptState {
         id: id.clone(),
         participant: participant.clone(),
@@ -163,7 +167,14 @@ fn attempt_fields(a: &AttemptState) -> Vec<String> {
         serde_json::to_string(&a.questions).expect("drawn questions serialize"),
     ];
     for (i, q) in a.questions.iter().enumerate() {
-        f.extend([format!("i:{}", q.id), i.to_string(), format!("m{i}"), q.correct_mask.to_string(), format!("pt{i}"), q.points.to_string()]);
+        f.extend([
+            format!("i:{}", q.id),
+            i.to_string(),
+            format!("m{i}"),
+            q.correct_mask.to_string(),
+            format!("pt{i}"),
+            q.points.to_string(),
+        ]);
     }
     f
 }
@@ -219,7 +230,10 @@ impl HotStore for RedisStore {
         if let Some(u) = &cmd.unit {
             aggs.push(format!("u:{u}"));
         }
-        let keys = [self.keys.participant(&cmd.campaign, &cmd.participant), self.keys.aggregates_of(&cmd.campaign, &cmd.participant)];
+        let keys = [
+            self.keys.participant(&cmd.campaign, &cmd.participant),
+            self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
+        ];
         let args = [
             "join".to_owned(),
             cmd.region.to_string(),
@@ -240,7 +254,11 @@ impl HotStore for RedisStore {
     }
 
     async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
-        let v: Value = ::redis::cmd("HGETALL").arg(self.keys.participant(campaign, id)).query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let v: Value = ::redis::cmd("HGETALL")
+            .arg(self.keys.participant(campaign, id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -250,9 +268,19 @@ impl HotStore for RedisStore {
 
     async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
         let a = &cmd.attempt;
-        let keys = [self.keys.participant(&cmd.campaign, &cmd.participant), self.keys.attempt(&cmd.campaign, &cmd.participant, &a.id)];
+        let keys = [
+            self.keys.participant(&cmd.campaign, &cmd.participant),
+            self.keys.attempt(&cmd.campaign, &cmd.participant, &a.id),
+        ];
         let ttl = a.expires_at - a.started_at + ATTEMPT_RETENTION_MS;
-        let mut args = vec!["start".to_owned(), a.id.to_string(), a.started_at.to_string(), cmd.day.to_string(), cmd.per_day.to_string(), ttl.to_string()];
+        let mut args = vec![
+            "start".to_owned(),
+            a.id.to_string(),
+            a.started_at.to_string(),
+            cmd.day.to_string(),
+            cmd.per_day.to_string(),
+            ttl.to_string(),
+        ];
         args.extend(attempt_fields(a));
         let mut reply = self.run(&keys, &args).await?;
         match status(&reply)?.as_str() {
@@ -269,8 +297,17 @@ impl HotStore for RedisStore {
         }
     }
 
-    async fn attempt(&self, campaign: &CampaignId, participant: &ParticipantId, id: &AttemptId) -> HotResult<Option<AttemptState>> {
-        let v: Value = ::redis::cmd("HGETALL").arg(self.keys.attempt(campaign, participant, id)).query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+    async fn attempt(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        id: &AttemptId,
+    ) -> HotResult<Option<AttemptState>> {
+        let v: Value = ::redis::cmd("HGETALL")
+            .arg(self.keys.attempt(campaign, participant, id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -280,7 +317,13 @@ impl HotStore for RedisStore {
 
     async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
         let keys = [self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt)];
-        let args = ["answer".to_owned(), cmd.question.to_string(), cmd.choice_mask.to_string(), cmd.now.to_string(), GRACE_MS.to_string()];
+        let args = [
+            "answer".to_owned(),
+            cmd.question.to_string(),
+            cmd.choice_mask.to_string(),
+            cmd.now.to_string(),
+            GRACE_MS.to_string(),
+        ];
         let reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
         let answered = |reply: &[Value]| -> HotResult<Answered> {
@@ -307,7 +350,8 @@ impl HotStore for RedisStore {
             self.keys.participant(&cmd.campaign, &cmd.participant),
             self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
         ];
-        let args = ["finish".to_owned(), cmd.attempt.to_string(), cmd.now.to_string(), ATTEMPT_RETENTION_MS.to_string()];
+        let args =
+            ["finish".to_owned(), cmd.attempt.to_string(), cmd.now.to_string(), ATTEMPT_RETENTION_MS.to_string()];
         let reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
         match st.as_str() {
@@ -321,7 +365,13 @@ impl HotStore for RedisStore {
         }
     }
 
-    async fn publish_best(&self, campaign: &CampaignId, participant: &ParticipantId, key: u64, boards: &[Board]) -> HotResult<Vec<Standing>> {
+    async fn publish_best(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        key: u64,
+        boards: &[Board],
+    ) -> HotResult<Vec<Standing>> {
         let mut p = ::redis::pipe();
         for b in boards {
             let k = self.keys.board(campaign, b);
@@ -360,7 +410,12 @@ impl HotStore for RedisStore {
         Ok(BoardPage { entries, total: total as u64 })
     }
 
-    async fn standing(&self, campaign: &CampaignId, board: &Board, participant: &ParticipantId) -> HotResult<Option<Standing>> {
+    async fn standing(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+    ) -> HotResult<Option<Standing>> {
         let k = self.keys.board(campaign, board);
         let mut p = ::redis::pipe();
         p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());

@@ -18,7 +18,8 @@ mod redis {
 
     async fn store(shards: u16) -> (TestRedis, Arc<dyn HotStore>) {
         let redis = TestRedis::start().await;
-        let store = RedisStore::connect(&redis.url(), redis.key_prefix(), shards).await.expect("connects to the test Redis");
+        let store =
+            RedisStore::connect(redis.url(), redis.key_prefix(), shards).await.expect("connects to the test Redis");
         (redis, Arc::new(store))
     }
 

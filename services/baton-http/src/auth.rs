@@ -111,7 +111,9 @@ impl Tokens {
     /// Checks a participant token: signature by a known `kid`, algorithm, issuer, audience,
     /// expiry and issue time (with [`LEEWAY_SECS`]).
     pub fn verify_participant(&self, token: &str, now_secs: i64) -> Result<(CampaignId, ParticipantId), Problem> {
-        let bad = || Problem::unauthorized("The token is missing, invalid or expired. Join the campaign again to get a new one.");
+        let bad = || {
+            Problem::unauthorized("The token is missing, invalid or expired. Join the campaign again to get a new one.")
+        };
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
         let key = header.kid.as_ref().and_then(|k| self.keys.get(k)).ok_or_else(bad)?;
         let mut v = Validation::new(Algorithm::HS256);
@@ -148,9 +150,14 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 
 impl ParticipantAuth {
     pub fn from_req(req: &HttpRequest) -> Result<Self, Problem> {
-        let tokens = req.app_data::<web::Data<Tokens>>().ok_or_else(|| Problem::internal("Tokens missing from app data"))?;
-        let clock = req.app_data::<web::Data<Arc<dyn crate::clock::Clock>>>().ok_or_else(|| Problem::internal("Clock missing from app data"))?;
-        let token = bearer(req).ok_or_else(|| Problem::unauthorized("This call needs the token you got when joining (Authorization: Bearer …)."))?;
+        let tokens =
+            req.app_data::<web::Data<Tokens>>().ok_or_else(|| Problem::internal("Tokens missing from app data"))?;
+        let clock = req
+            .app_data::<web::Data<Arc<dyn crate::clock::Clock>>>()
+            .ok_or_else(|| Problem::internal("Clock missing from app data"))?;
+        let token = bearer(req).ok_or_else(|| {
+            Problem::unauthorized("This call needs the token you got when joining (Authorization: Bearer …).")
+        })?;
         let (campaign, participant) = tokens.verify_participant(token, clock.now_ms() / 1000)?;
         Ok(Self { campaign, participant })
     }

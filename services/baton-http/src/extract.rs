@@ -13,7 +13,12 @@ use futures_util::future::LocalBoxFuture;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
 fn too_large(limit: usize) -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Payload too large", format!("The request body is larger than {limit} bytes."))
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "Payload too large",
+        format!("The request body is larger than {limit} bytes."),
+    )
 }
 
 /// What a serde error says, as a problem.
@@ -21,9 +26,10 @@ pub fn serde_problem(e: &serde_json::Error) -> Problem {
     use serde_json::error::Category;
     let msg = e.to_string();
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            Problem::bad_request("malformed_json", format!("The body is not valid JSON (line {}, column {}).", e.line(), e.column()))
-        }
+        Category::Syntax | Category::Eof | Category::Io => Problem::bad_request(
+            "malformed_json",
+            format!("The body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+        ),
         Category::Data => {
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
             let code = if msg.starts_with("unknown field") {

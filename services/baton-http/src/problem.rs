@@ -61,14 +61,24 @@ impl Problem {
     /// A fault of ours: logged here with its cause; the client sees an opaque detail.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The service could not complete the request. Please try again.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "The service could not complete the request. Please try again.",
+        )
     }
 
     /// A backend we need is down: logged; the client may retry.
     pub fn unavailable(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "backend unavailable");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "The service is busy or briefly unavailable. Please try again in a moment.")
-            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "The service is busy or briefly unavailable. Please try again in a moment.",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {

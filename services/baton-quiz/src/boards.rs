@@ -27,7 +27,9 @@ fn parse_board(c: &Campaign, name: &str) -> Result<Named, Problem> {
         "score" => Named::Individual(Board::Score),
         "regions" => Named::Regions,
         "units" => Named::Units,
-        "relay" => return Err(Problem::not_found("board_disabled", "This campaign does not rank individuals by relays.")),
+        "relay" => {
+            return Err(Problem::not_found("board_disabled", "This campaign does not rank individuals by relays."));
+        }
         other => {
             if let Some(id) = other.strip_prefix("score-region-") {
                 let id = PlaceId::parse(id).ok().filter(|p| c.place(p).is_some()).ok_or_else(unknown)?;
@@ -64,7 +66,12 @@ fn collective(rank: u64, id: String, name: String, target: Option<u64>, a: Aggre
     (status = 404, description = "board_not_found, board_disabled, campaign_not_found", body = ProblemDoc),
 ))]
 #[get("/api/v1/campaigns/{cid}/leaderboards/{board}")]
-pub async fn leaderboard(q: web::Data<Quiz>, req: HttpRequest, path: web::Path<(String, String)>, query: web::Query<BoardQuery>) -> Result<web::Json<BoardView>, Problem> {
+pub async fn leaderboard(
+    q: web::Data<Quiz>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<BoardQuery>,
+) -> Result<web::Json<BoardView>, Problem> {
     let (cid, name) = path.into_inner();
     let c = campaign(&q, &cid)?;
     let board = parse_board(&c, &name)?;
@@ -97,41 +104,61 @@ pub async fn leaderboard(q: web::Data<Quiz>, req: HttpRequest, path: web::Path<(
             let page = q.store.board_page(c.id(), &b, offset, limit).await.map_err(hot)?;
             let entries = individual(&q, &c, &page, offset).await?;
             let me = me.map(|p| {
-                my_entry.flatten().and_then(|s| entries.iter().find(|e| e.rank == s.rank + 1 && e.id == p.id.as_str())).map(|e| EntryView {
-                    rank: e.rank,
-                    id: e.id.clone(),
-                    name: e.name.clone(),
-                    value: e.value,
-                    seconds: e.seconds,
-                    target: None,
-                    rate: None,
-                    avg_best_score: None,
-                    relayed: None,
-                })
+                my_entry
+                    .flatten()
+                    .and_then(|s| entries.iter().find(|e| e.rank == s.rank + 1 && e.id == p.id.as_str()))
+                    .map(|e| EntryView {
+                        rank: e.rank,
+                        id: e.id.clone(),
+                        name: e.name.clone(),
+                        value: e.value,
+                        seconds: e.seconds,
+                        target: None,
+                        rate: None,
+                        avg_best_score: None,
+                        relayed: None,
+                    })
             });
             BoardView { board: name, total: page.total, entries, me }
         }
         Named::Regions | Named::Units => {
             let agg = q.store.aggregates(c.id()).await.map_err(hot)?;
             let mut rows: Vec<(String, String, Option<u64>, Aggregate)> = if matches!(board, Named::Regions) {
-                c.places().filter(|p| p.level == Level::County).map(|p| (p.id.to_string(), p.name.clone(), p.target, agg.places.get(&p.id).copied().unwrap_or_default())).collect()
+                c.places()
+                    .filter(|p| p.level == Level::County)
+                    .map(|p| {
+                        (p.id.to_string(), p.name.clone(), p.target, agg.places.get(&p.id).copied().unwrap_or_default())
+                    })
+                    .collect()
             } else {
-                c.doc().units.iter().map(|u| (u.id.to_string(), u.name.clone(), u.target, agg.units.get(&u.id).copied().unwrap_or_default())).collect()
+                c.doc()
+                    .units
+                    .iter()
+                    .map(|u| {
+                        (u.id.to_string(), u.name.clone(), u.target, agg.units.get(&u.id).copied().unwrap_or_default())
+                    })
+                    .collect()
             };
             rows.sort_by(|a, b| b.3.participants.cmp(&a.3.participants).then_with(|| a.0.cmp(&b.0)));
             let mine = me.as_ref().and_then(|p| {
                 let home = p.unit.as_ref().and_then(|u| c.unit(u)).map_or(&p.region, |u| &u.region_id);
-                let id = if matches!(board, Named::Regions) { c.county_of(home).map(|r| r.to_string()) } else { p.unit.as_ref().map(ToString::to_string) };
+                let id = if matches!(board, Named::Regions) {
+                    c.county_of(home).map(|r| r.to_string())
+                } else {
+                    p.unit.as_ref().map(ToString::to_string)
+                };
                 id.and_then(|id| rows.iter().position(|r| r.0 == id))
             });
             if let Some(pos) = mine {
                 offset = (pos as u64).saturating_sub(limit / 2);
             }
             let total = rows.len() as u64;
-            let me = me.map(|_| mine.map(|pos| {
-                let r = &rows[pos];
-                collective(pos as u64 + 1, r.0.clone(), r.1.clone(), r.2, r.3)
-            }));
+            let me = me.map(|_| {
+                mine.map(|pos| {
+                    let r = &rows[pos];
+                    collective(pos as u64 + 1, r.0.clone(), r.1.clone(), r.2, r.3)
+                })
+            });
             let entries = rows
                 .into_iter()
                 .enumerate()

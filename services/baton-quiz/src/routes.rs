@@ -89,7 +89,13 @@ async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web
         units: d
             .units
             .iter()
-            .map(|u| UnitView { id: u.id.to_string(), name: u.name.clone(), region_id: u.region_id.to_string(), kind: u.kind.as_str().into(), target: u.target })
+            .map(|u| UnitView {
+                id: u.id.to_string(),
+                name: u.name.clone(),
+                region_id: u.region_id.to_string(),
+                kind: u.kind.as_str().into(),
+                target: u.target,
+            })
             .collect(),
         // Relay attribution is not recorded by this version, so nobody has joined through a relay yet.
         stats: StatsView { participants: agg.participants, relayed: 0 },
@@ -109,15 +115,24 @@ fn default_nickname(p: &ParticipantId) -> Nickname {
     (status = 404, description = "campaign_not_found", body = ProblemDoc),
 ))]
 #[post("/api/v1/campaigns/{cid}/participants")]
-async fn join(q: web::Data<Quiz>, cid: web::Path<String>, body: web::Json<JoinRequest>) -> Result<HttpResponse, Problem> {
+async fn join(
+    q: web::Data<Quiz>,
+    cid: web::Path<String>,
+    body: web::Json<JoinRequest>,
+) -> Result<HttpResponse, Problem> {
     let c = campaign(&q, &cid)?;
     let body = body.into_inner();
     let device = DeviceId::parse(&body.device_id).map_err(|e| Problem::bad_request("invalid_device_id", e.0))?;
-    let region = PlaceId::parse(&body.region_id).ok().filter(|r| c.place(r).is_some()).ok_or_else(|| Problem::bad_request("invalid_region", "region_id is not a place of this campaign."))?;
+    let region = PlaceId::parse(&body.region_id)
+        .ok()
+        .filter(|r| c.place(r).is_some())
+        .ok_or_else(|| Problem::bad_request("invalid_region", "region_id is not a place of this campaign."))?;
     let unit = match &body.unit_id {
         None => None,
         Some(u) => {
-            let bad = || Problem::bad_request("invalid_unit", "unit_id is not a unit of the chosen place or a place under it.");
+            let bad = || {
+                Problem::bad_request("invalid_unit", "unit_id is not a unit of the chosen place or a place under it.")
+            };
             let id = UnitId::parse(u).map_err(|_| bad())?;
             let unit = c.unit(&id).ok_or_else(bad)?;
             if !c.is_within(&unit.region_id, &region) {
@@ -161,8 +176,14 @@ async fn join(q: web::Data<Quiz>, cid: web::Path<String>, body: web::Json<JoinRe
 }
 
 /// The participant of a token, as the hot store has it.
-pub(crate) async fn participant_of(q: &Quiz, auth: &ParticipantAuth) -> Result<(Arc<Campaign>, ParticipantState), Problem> {
-    let c = q.campaigns.get(&auth.campaign).ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
+pub(crate) async fn participant_of(
+    q: &Quiz,
+    auth: &ParticipantAuth,
+) -> Result<(Arc<Campaign>, ParticipantState), Problem> {
+    let c = q
+        .campaigns
+        .get(&auth.campaign)
+        .ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
     let p = q.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
     let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
     Ok((c, p))
@@ -293,8 +314,12 @@ async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBo
         return match q.store.start_attempt(cmd).await.map_err(hot)? {
             StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now))),
             StartOutcome::Resumed(a) => Ok(HttpResponse::Ok().json(attempt_view(&c, &a, now))),
-            StartOutcome::Exhausted => Err(Problem::conflict("attempts_exhausted", "No attempts left today. Come back tomorrow!")),
-            StartOutcome::NoParticipant => Err(Problem::unauthorized("This participant is not known here. Join the campaign again.")),
+            StartOutcome::Exhausted => {
+                Err(Problem::conflict("attempts_exhausted", "No attempts left today. Come back tomorrow!"))
+            }
+            StartOutcome::NoParticipant => {
+                Err(Problem::unauthorized("This participant is not known here. Join the campaign again."))
+            }
             StartOutcome::OpenExpired(open) => {
                 close(&q, &c, &p, &open, now).await?;
                 continue;
@@ -310,7 +335,11 @@ async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBo
     (status = 404, description = "attempt_not_found", body = ProblemDoc),
 ))]
 #[get("/api/v1/attempts/{aid}")]
-async fn get_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>) -> Result<web::Json<AttemptView>, Problem> {
+async fn get_attempt(
+    q: web::Data<Quiz>,
+    auth: ParticipantAuth,
+    aid: web::Path<String>,
+) -> Result<web::Json<AttemptView>, Problem> {
     let (c, p) = participant_of(&q, &auth).await?;
     let a = load_attempt(&q, &c, &p, &aid).await?;
     Ok(web::Json(attempt_view(&c, &a, q.clock.now_ms())))
@@ -333,21 +362,45 @@ async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -
     (status = 409, description = "already_answered (a different choice), attempt_finished", body = ProblemDoc),
 ))]
 #[post("/api/v1/attempts/{aid}/answers")]
-async fn answer(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>, body: web::Json<AnswerRequest>) -> Result<web::Json<AnswerView>, Problem> {
-    let c = q.campaigns.get(&auth.campaign).ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
+async fn answer(
+    q: web::Data<Quiz>,
+    auth: ParticipantAuth,
+    aid: web::Path<String>,
+    body: web::Json<AnswerRequest>,
+) -> Result<web::Json<AnswerView>, Problem> {
+    let c = q
+        .campaigns
+        .get(&auth.campaign)
+        .ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
     let attempt = AttemptId::parse(&aid).map_err(|_| attempt_not_found())?;
     let not_in = || Problem::bad_request("question_not_in_attempt", "That question is not part of this attempt.");
     let qid = QuestionId::parse(&body.question_id).map_err(|_| not_in())?;
     let question = c.question(&qid).ok_or_else(not_in)?;
-    let mask = choice_mask(&body.choice, question.options.len(), question.kind).map_err(|e| Problem::bad_request("invalid_choice", e.to_string()))?;
-    let cmd = AnswerCmd { campaign: c.id().clone(), participant: auth.participant.clone(), attempt, question: qid, choice_mask: mask, now: q.clock.now_ms() };
+    let mask = choice_mask(&body.choice, question.options.len(), question.kind)
+        .map_err(|e| Problem::bad_request("invalid_choice", e.to_string()))?;
+    let cmd = AnswerCmd {
+        campaign: c.id().clone(),
+        participant: auth.participant.clone(),
+        attempt,
+        question: qid,
+        choice_mask: mask,
+        now: q.clock.now_ms(),
+    };
     let view = |a: Answered| {
-        let d = DrawnQuestion { id: question.id.clone(), kind: question.kind, perm: Vec::new(), correct_mask: a.correct_mask, points: 0 };
+        let d = DrawnQuestion {
+            id: question.id.clone(),
+            kind: question.kind,
+            perm: Vec::new(),
+            correct_mask: a.correct_mask,
+            points: 0,
+        };
         answer_view(&c, &d, a.correct_mask, &a.judged)
     };
     match q.store.answer(cmd).await.map_err(hot)? {
         AnswerOutcome::Judged(a) | AnswerOutcome::Repeat(a) => Ok(web::Json(view(a))),
-        AnswerOutcome::Conflict(_) => Err(Problem::conflict("already_answered", "This question was already answered with a different choice.")),
+        AnswerOutcome::Conflict(_) => {
+            Err(Problem::conflict("already_answered", "This question was already answered with a different choice."))
+        }
         AnswerOutcome::NotInAttempt => Err(not_in()),
         AnswerOutcome::AttemptNotFound => Err(attempt_not_found()),
         AnswerOutcome::AttemptFinished => Err(Problem::conflict("attempt_finished", "This attempt is finished.")),
@@ -366,7 +419,13 @@ pub(crate) fn boards_of(c: &Campaign, p: &ParticipantState) -> Vec<Board> {
 
 /// Closes an attempt and puts the participant's best on its boards. Returns the finish and
 /// the standings on [`boards_of`] in order.
-async fn close(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &AttemptId, now: baton_core::Millis) -> Result<(Finished, baton_core::leader::LeaderResult, Vec<(Board, Standing)>), Problem> {
+async fn close(
+    q: &Quiz,
+    c: &Campaign,
+    p: &ParticipantState,
+    aid: &AttemptId,
+    now: baton_core::Millis,
+) -> Result<(Finished, baton_core::leader::LeaderResult, Vec<(Board, Standing)>), Problem> {
     let outcome = q
         .store
         .finish(FinishCmd { campaign: c.id().clone(), participant: p.id.clone(), attempt: aid.clone(), now })
@@ -388,14 +447,23 @@ async fn close(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &AttemptId, no
     (status = 404, description = "attempt_not_found", body = ProblemDoc),
 ))]
 #[post("/api/v1/attempts/{aid}/finish")]
-async fn finish(q: web::Data<Quiz>, auth: ParticipantAuth, aid: web::Path<String>, _body: EmptyBody) -> Result<web::Json<FinishView>, Problem> {
+async fn finish(
+    q: web::Data<Quiz>,
+    auth: ParticipantAuth,
+    aid: web::Path<String>,
+    _body: EmptyBody,
+) -> Result<web::Json<FinishView>, Problem> {
     let (c, p) = participant_of(&q, &auth).await?;
     let aid = AttemptId::parse(&aid).map_err(|_| attempt_not_found())?;
     let (f, best, standings) = close(&q, &c, &p, &aid, q.clock.now_ms()).await?;
     let home = p.unit.as_ref().and_then(|u| c.unit(u)).map_or(&p.region, |u| &u.region_id);
     let county = c.county_of(home);
     let rank_on = |want: &Board| standings.iter().find(|(b, _)| b == want).map(|(_, s)| s.rank + 1);
-    let global = standings.iter().find(|(b, _)| *b == Board::Score).map(|(_, s)| *s).ok_or_else(|| Problem::internal("no global standing"))?;
+    let global = standings
+        .iter()
+        .find(|(b, _)| *b == Board::Score)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| Problem::internal("no global standing"))?;
     Ok(web::Json(FinishView {
         attempt_id: aid.to_string(),
         score: f.totals.score,

@@ -34,23 +34,18 @@ impl TestPg {
             )
         });
         // The name is made here from a UUID: nothing outside this function shapes the SQL.
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| {
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap_or_else(
+            |e| {
                 panic!(
                     "cannot create test database {name} on {}: {e}\n\
                      The user in BATON_TEST_PG_URL needs the CREATEDB privilege.",
                     redact(&admin_url)
                 )
-            });
+            },
+        );
         let _ = conn.close().await;
         let url = with_database(&admin_url, &name);
-        Self {
-            admin_url,
-            name,
-            url,
-        }
+        Self { admin_url, name, url }
     }
 
     /// The URL of the new database (same server, user and parameters as `BATON_TEST_PG_URL`).
@@ -72,18 +67,13 @@ impl Drop for TestPg {
         // from a thread with a runtime of its own, and wait for it so the process does not exit
         // first.
         let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             rt.block_on(async {
                 let mut conn = admin_connect(&admin_url).await.map_err(|e| e.to_string())?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let _ = conn.close().await;
                 Ok::<(), String>(())
             })
@@ -131,11 +121,7 @@ fn redact(url: &str) -> String {
     let authority = &rest[..authority_end];
     match authority.rfind('@') {
         Some(at) => match authority[..at].split_once(':') {
-            Some((user, _)) => format!(
-                "{}{user}:***{}",
-                &url[..scheme_end],
-                &url[scheme_end + at..]
-            ),
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end], &url[scheme_end + at..]),
             None => url.to_owned(),
         },
         None => url.to_owned(),
@@ -156,18 +142,12 @@ mod tests {
             with_database("postgres://u:p@h/postgres?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(
-            with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5/db"),
-            "postgres://u:***@h:5/db"
-        );
+        assert_eq!(redact("postgres://u:secret@h:5/db"), "postgres://u:***@h:5/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
     }

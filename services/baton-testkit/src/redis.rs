@@ -45,17 +45,11 @@ impl TestRedis {
     /// waits until it answers `PING`. Panics with what to do if that cannot happen.
     pub async fn start() -> Self {
         let key_prefix = format!("t-{}:", crate::short_tag());
-        if let Some(url) = std::env::var("BATON_TEST_REDIS_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            let target = Target::parse(&url).unwrap_or_else(|e| {
-                panic!("BATON_TEST_REDIS_URL is not a usable redis:// URL: {e}")
-            });
+        if let Some(url) = std::env::var("BATON_TEST_REDIS_URL").ok().filter(|u| !u.trim().is_empty()) {
+            let target = Target::parse(&url)
+                .unwrap_or_else(|e| panic!("BATON_TEST_REDIS_URL is not a usable redis:// URL: {e}"));
             let t = target.clone();
-            let answer = tokio::task::spawn_blocking(move || ping(&t))
-                .await
-                .expect("PING task panicked");
+            let answer = tokio::task::spawn_blocking(move || ping(&t)).await.expect("PING task panicked");
             if let Err(e) = answer {
                 panic!(
                     "the Redis server named by BATON_TEST_REDIS_URL ({}) does not answer PING: {e}\n\
@@ -64,12 +58,7 @@ impl TestRedis {
                     target.redacted()
                 );
             }
-            return Self {
-                url,
-                target,
-                key_prefix,
-                server: None,
-            };
+            return Self { url, target, key_prefix, server: None };
         }
 
         let mut failures = Vec::new();
@@ -78,21 +67,13 @@ impl TestRedis {
                 Ok((server, port)) => {
                     let url = format!("redis://127.0.0.1:{port}");
                     let target = Target::local(port);
-                    return Self {
-                        url,
-                        target,
-                        key_prefix,
-                        server: Some(server),
-                    };
+                    return Self { url, target, key_prefix, server: Some(server) };
                 }
                 Err(StartError::Fatal(message)) => panic!("{message}"),
                 Err(StartError::Retry(message)) => failures.push(message),
             }
         }
-        panic!(
-            "could not start a throwaway redis-server after {START_ATTEMPTS} attempts:\n{}",
-            failures.join("\n")
-        )
+        panic!("could not start a throwaway redis-server after {START_ATTEMPTS} attempts:\n{}", failures.join("\n"))
     }
 
     /// `redis://127.0.0.1:PORT` (or the value of `BATON_TEST_REDIS_URL`).
@@ -148,9 +129,7 @@ async fn start_server() -> Result<(Server, u16), StartError> {
     let dir = tempfile::Builder::new()
         .prefix("baton-test-redis-")
         .tempdir()
-        .map_err(|e| {
-            StartError::Fatal(format!("cannot create a temp dir for redis-server: {e}"))
-        })?;
+        .map_err(|e| StartError::Fatal(format!("cannot create a temp dir for redis-server: {e}")))?;
     let port = crate::free_port();
     let log = dir.path().join("redis.log");
     let child = Command::new("redis-server")
@@ -179,9 +158,7 @@ async fn start_server() -> Result<(Server, u16), StartError> {
     loop {
         if let Ok(Some(status)) = server.child.try_wait() {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
-            return Err(StartError::Retry(format!(
-                "redis-server on port {port} exited ({status}); its log:\n{log}"
-            )));
+            return Err(StartError::Retry(format!("redis-server on port {port} exited ({status}); its log:\n{log}")));
         }
         let t = target.clone();
         let answer = tokio::task::spawn_blocking(move || ping(&t))
@@ -211,19 +188,12 @@ struct Target {
 
 impl Target {
     fn local(port: u16) -> Self {
-        Self {
-            host: "127.0.0.1".into(),
-            port,
-            user: None,
-            password: None,
-            db: None,
-        }
+        Self { host: "127.0.0.1".into(), port, user: None, password: None, db: None }
     }
 
     fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| format!("{:?} must start with redis://", redact_url(url)))?;
+        let rest =
+            url.strip_prefix("redis://").ok_or_else(|| format!("{:?} must start with redis://", redact_url(url)))?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -231,10 +201,7 @@ impl Target {
         };
         let (user, password) = match userinfo {
             Some(u) => match u.split_once(':') {
-                Some((user, pass)) => (
-                    (!user.is_empty()).then(|| user.to_owned()),
-                    Some(pass.to_owned()),
-                ),
+                Some((user, pass)) => ((!user.is_empty()).then(|| user.to_owned()), Some(pass.to_owned())),
                 None => (Some(u.to_owned()), None),
             },
             None => (None, None),
@@ -249,31 +216,16 @@ impl Target {
             }
         };
         let port = match port {
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("port {p:?} is not a number"))?,
+            Some(p) => p.parse().map_err(|_| format!("port {p:?} is not a number"))?,
             None => 6379,
         };
         let db = path.split('?').next().filter(|d| !d.is_empty());
         let db = match db {
-            Some(d) => Some(
-                d.parse()
-                    .map_err(|_| format!("database {d:?} is not a number"))?,
-            ),
+            Some(d) => Some(d.parse().map_err(|_| format!("database {d:?} is not a number"))?),
             None => None,
         };
-        let host = if host.is_empty() {
-            "127.0.0.1".to_owned()
-        } else {
-            host
-        };
-        Ok(Self {
-            host,
-            port,
-            user,
-            password,
-            db,
-        })
+        let host = if host.is_empty() { "127.0.0.1".to_owned() } else { host };
+        Ok(Self { host, port, user, password, db })
     }
 
     fn redacted(&self) -> String {
@@ -299,9 +251,7 @@ fn ping(target: &Target) -> io::Result<()> {
     let mut c = Resp::connect(target)?;
     match c.call(&[b"PING"])? {
         Reply::Simple(s) if s == "PONG" => Ok(()),
-        other => Err(io::Error::other(format!(
-            "unexpected answer to PING: {other:?}"
-        ))),
+        other => Err(io::Error::other(format!("unexpected answer to PING: {other:?}"))),
     }
 }
 
@@ -311,18 +261,9 @@ fn delete_prefixed(target: &Target, prefix: &str) -> io::Result<()> {
     let pattern = format!("*{prefix}*");
     let mut cursor = b"0".to_vec();
     loop {
-        let reply = c.call(&[
-            b"SCAN",
-            &cursor,
-            b"MATCH",
-            pattern.as_bytes(),
-            b"COUNT",
-            b"1000",
-        ])?;
+        let reply = c.call(&[b"SCAN", &cursor, b"MATCH", pattern.as_bytes(), b"COUNT", b"1000"])?;
         let Reply::Array(Some(mut parts)) = reply else {
-            return Err(io::Error::other(format!(
-                "unexpected answer to SCAN: {reply:?}"
-            )));
+            return Err(io::Error::other(format!("unexpected answer to SCAN: {reply:?}")));
         };
         let keys = match parts.pop() {
             Some(Reply::Array(Some(keys))) => keys,
@@ -331,9 +272,7 @@ fn delete_prefixed(target: &Target, prefix: &str) -> io::Result<()> {
         cursor = match parts.pop() {
             Some(Reply::Bulk(Some(c))) => c,
             other => {
-                return Err(io::Error::other(format!(
-                    "unexpected SCAN cursor: {other:?}"
-                )));
+                return Err(io::Error::other(format!("unexpected SCAN cursor: {other:?}")));
             }
         };
         let mut args: Vec<Vec<u8>> = vec![b"UNLINK".to_vec()];
@@ -377,10 +316,7 @@ impl Resp {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-        let mut c = Self {
-            reader: BufReader::new(stream.try_clone()?),
-            writer: stream,
-        };
+        let mut c = Self { reader: BufReader::new(stream.try_clone()?), writer: stream };
         if let Some(password) = &target.password {
             let reply = match &target.user {
                 Some(user) => c.call(&[b"AUTH", user.as_bytes(), password.as_bytes()])?,
@@ -412,10 +348,7 @@ impl Resp {
     fn read_line(&mut self) -> io::Result<String> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
         }
         Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     }
@@ -423,10 +356,7 @@ impl Resp {
     fn read_reply(&mut self) -> io::Result<Reply> {
         let line = self.read_line()?;
         let (kind, rest) = line.split_at(line.len().min(1));
-        let number = || {
-            rest.parse::<i64>()
-                .map_err(|_| io::Error::other(format!("bad RESP length in {line:?}")))
-        };
+        let number = || rest.parse::<i64>().map_err(|_| io::Error::other(format!("bad RESP length in {line:?}")));
         Ok(match kind {
             "+" => Reply::Simple(rest.to_owned()),
             "-" => Reply::Error(rest.to_owned()),
@@ -445,11 +375,7 @@ impl Resp {
             },
             "*" => match usize::try_from(number()?) {
                 Err(_) => Reply::Array(None),
-                Ok(n) => Reply::Array(Some(
-                    (0..n)
-                        .map(|_| self.read_reply())
-                        .collect::<io::Result<_>>()?,
-                )),
+                Ok(n) => Reply::Array(Some((0..n).map(|_| self.read_reply()).collect::<io::Result<_>>()?)),
             },
             _ => return Err(io::Error::other(format!("not a RESP reply: {line:?}"))),
         })
@@ -469,12 +395,7 @@ mod tests {
         assert_eq!((t.user, t.password.as_deref()), (None, Some("pw")));
         assert_eq!(Target::parse("redis://h").unwrap().port, 6379);
         assert!(Target::parse("http://h").is_err());
-        assert!(
-            !Target::parse("redis://u:secret@h")
-                .unwrap()
-                .redacted()
-                .contains("secret")
-        );
+        assert!(!Target::parse("redis://u:secret@h").unwrap().redacted().contains("secret"));
     }
 
     #[tokio::test]

@@ -37,16 +37,12 @@ async fn pg_databases_exist_until_dropped() {
     let pg = TestPg::create().await;
     assert!(pg.name().starts_with("baton_test_"));
     let mut conn = PgConnection::connect(pg.url()).await.unwrap();
-    let (db,): (String,) = sqlx::query_as("SELECT current_database()")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let (db,): (String,) = sqlx::query_as("SELECT current_database()").fetch_one(&mut conn).await.unwrap();
     assert_eq!(db, pg.name());
     let name = pg.name().to_owned();
     // A connection left open does not stop the drop (WITH (FORCE)).
     drop(pg);
-    let admin = std::env::var("BATON_TEST_PG_URL")
-        .unwrap_or_else(|_| baton_testkit::pg::DEFAULT_PG_URL.to_owned());
+    let admin = std::env::var("BATON_TEST_PG_URL").unwrap_or_else(|_| baton_testkit::pg::DEFAULT_PG_URL.to_owned());
     let mut admin = PgConnection::connect(&admin).await.unwrap();
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_database WHERE datname = $1")
         .bind(&name)

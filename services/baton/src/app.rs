@@ -78,11 +78,11 @@ impl Services {
             }
         }
         let store: Arc<dyn HotStore> = match &config.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect(url, &config.redis_prefix, config.redis_shards)
-                    .await
-                    .with_context(|| "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL)".to_owned())?,
-            ),
+            Some(url) => {
+                Arc::new(RedisStore::connect(url, &config.redis_prefix, config.redis_shards).await.with_context(
+                    || "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL)".to_owned(),
+                )?)
+            }
             None => Arc::new(EmbeddedStore::new()),
         };
         let keys = if config.jwt_keys.is_empty() {
@@ -93,7 +93,16 @@ impl Services {
         };
         let tokens = Tokens::new(&keys).map_err(anyhow::Error::msg)?;
         let openapi_json = Arc::new(openapi(&config.roles).to_json().context("rendering the OpenAPI document")?);
-        let s = Self { config, db, store, campaigns: Campaigns::default(), tokens, clock, metrics: Metrics::new(), openapi_json };
+        let s = Self {
+            config,
+            db,
+            store,
+            campaigns: Campaigns::default(),
+            tokens,
+            clock,
+            metrics: Metrics::new(),
+            openapi_json,
+        };
         s.reload_campaigns().await?;
         Ok(s)
     }
@@ -134,7 +143,10 @@ impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("participant", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+        c.add_security_scheme(
+            "participant",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
     }
 }
 
@@ -157,7 +169,17 @@ pub fn openapi(roles: &Roles) -> utoipa::openapi::OpenApi {
 }
 
 /// The actix app.
-pub fn app(s: Services) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+pub fn app(
+    s: Services,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let quiz = Quiz {
         store: s.store.clone(),
         campaigns: s.campaigns.clone(),

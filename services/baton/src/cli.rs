@@ -17,7 +17,13 @@ use std::time::Duration;
 #[command(name = "baton", version, about = "Mass-participation quiz relay campaigns.")]
 pub struct Cli {
     /// The system of record: postgres://… or sqlite://FILE (created if missing).
-    #[arg(long, global = true, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_DATABASE_URL",
+        default_value = "sqlite://baton.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// The hot store on Redis (redis://…). Without it, the embedded in-process store.
     #[arg(long, global = true, env = "BATON_REDIS_URL", hide_env_values = true)]
@@ -113,8 +119,14 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(ref args) => {
-            let jwt_keys = args.jwt_keys.iter().map(|k| SigningKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("--jwt-keys: {e}"))?;
-            let listener = std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {} (--listen / BATON_LISTEN)", args.listen))?;
+            let jwt_keys = args
+                .jwt_keys
+                .iter()
+                .map(|k| SigningKey::parse(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--jwt-keys: {e}"))?;
+            let listener = std::net::TcpListener::bind(&args.listen)
+                .with_context(|| format!("cannot listen on {} (--listen / BATON_LISTEN)", args.listen))?;
             let config = ServeConfig {
                 roles: args.role.clone(),
                 database_url: cli.database_url.clone(),
@@ -123,7 +135,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 redis_shards: cli.redis_shards,
                 jwt_keys,
                 body_limit: args.body_limit,
-                public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)).trim_end_matches('/').to_owned(),
+                public_url: args
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", args.listen))
+                    .trim_end_matches('/')
+                    .to_owned(),
                 demo: args.demo,
                 campaign_refresh: Duration::from_secs(args.campaign_refresh_secs.max(1)),
             };
@@ -160,7 +177,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&cli.database_url).await?;
             db.migrate().await?;
             let cid = baton_core::ids::CampaignId::parse(&id).map_err(|e| anyhow::anyhow!("{}", e.0))?;
-            let doc = db.campaign(&cid).await?.ok_or_else(|| anyhow::anyhow!("no campaign {id:?} in {}", db.redacted_url()))?;
+            let doc = db
+                .campaign(&cid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no campaign {id:?} in {}", db.redacted_url()))?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }

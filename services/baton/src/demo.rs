@@ -49,16 +49,25 @@ mod tests {
         for q in qs {
             *kinds.entry(q.kind).or_default() += 1;
             assert!(q.explanation.chars().count() >= 20, "{}: explain why, not only what", q.id);
-            assert!(q.source.contains('《') || q.source.contains("委员会") || q.source.contains("部"), "{}: name the law or body: {}", q.id, q.source);
+            assert!(
+                q.source.contains('《') || q.source.contains("委员会") || q.source.contains("部"),
+                "{}: name the law or body: {}",
+                q.id,
+                q.source
+            );
         }
         for k in [QuestionKind::Single, QuestionKind::Multi, QuestionKind::Judge] {
             assert!(kinds.get(&k).copied().unwrap_or(0) * 10 >= qs.len(), "too few {k:?} questions: {kinds:?}");
         }
         let counties: Vec<_> = c.places().filter(|p| p.level == Level::County).map(|p| p.name.clone()).collect();
-        for name in ["荷塘区", "芦淞区", "石峰区", "天元区", "渌口区", "醴陵市", "攸县", "茶陵县", "炎陵县"] {
+        for name in ["荷塘区", "芦淞区", "石峰区", "天元区", "渌口区", "醴陵市", "攸县", "茶陵县", "炎陵县"]
+        {
             assert!(counties.iter().any(|c| c == name), "missing {name}");
         }
         assert!(c.doc().units.iter().all(|u| u.target.is_some()), "every demo unit has a target");
-        assert!(c.status(chrono::Utc::now().timestamp_millis()) == baton_core::campaign::Status::Live, "the demo runs now");
+        assert!(
+            c.status(chrono::Utc::now().timestamp_millis()) == baton_core::campaign::Status::Live,
+            "the demo runs now"
+        );
     }
 }

@@ -43,10 +43,9 @@ impl FromStr for Roles {
         }
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim) {
-            let r = Role::ALL
-                .into_iter()
-                .find(|r| r.as_str() == part)
-                .ok_or_else(|| format!("unknown role {part:?}: this version has {} (or all)", Role::ALL.map(Role::as_str).join(", ")))?;
+            let r = Role::ALL.into_iter().find(|r| r.as_str() == part).ok_or_else(|| {
+                format!("unknown role {part:?}: this version has {} (or all)", Role::ALL.map(Role::as_str).join(", "))
+            })?;
             if !out.contains(&r) {
                 out.push(r);
             }
