@@ -196,6 +196,18 @@ pub struct Question {
     pub answer: Vec<u8>,
     pub explanation: String,
     pub source: String,
+    /// An English translation for the English interface (Chinese is authoritative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<Translation>,
+}
+
+/// A question in English. Options are in the same order as the Chinese ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    pub stem: String,
+    pub options: Vec<String>,
+    pub explanation: String,
 }
 
 /// One problem in a campaign document, named by its path (`questions[3] (law-004).answer`).
@@ -417,6 +429,19 @@ impl Campaign {
                         format!("{path}.options[{j}]"),
                         "refers to other options (\"以上都对\", \"A和B\"); options are shuffled, so it would break",
                     );
+                }
+            }
+            if let Some(en) = &q.en {
+                c.text(&format!("{path}.en.stem"), &en.stem, 600);
+                c.text(&format!("{path}.en.explanation"), &en.explanation, 1200);
+                if en.options.len() != n {
+                    c.fail(format!("{path}.en.options"), format!("has {} options; the question has {n}", en.options.len()));
+                }
+                for (j, o) in en.options.iter().enumerate() {
+                    c.text(&format!("{path}.en.options[{j}]"), o, 240);
+                }
+                if q.kind == QuestionKind::Judge && en.options != ["True", "False"] {
+                    c.fail(format!("{path}.en.options"), "a true/false question's English options are exactly [\"True\", \"False\"]");
                 }
             }
             if q.answer.windows(2).any(|w| w[0] >= w[1]) {
