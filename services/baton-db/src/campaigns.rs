@@ -127,8 +127,8 @@ impl Db {
         .await
         .map_err(error::query(action()))?;
         let questions: Vec<QuestionRow> = sqlx::query_as(
-            "SELECT id, kind, category, difficulty, stem, options_json, answer_json, explanation, source \
-             FROM questions WHERE campaign_id = $1 ORDER BY position",
+            "SELECT id, kind, category, difficulty, stem, options_json, answer_json, explanation, source, \
+             en_json FROM questions WHERE campaign_id = $1 ORDER BY position",
         )
         .bind(id.as_str())
         .fetch_all(&mut *tx)
@@ -176,7 +176,7 @@ impl Db {
 type CampaignRow = (i32, String, String, i64, i64, String, String);
 type PlaceRow = (String, Option<String>, String, String, Option<i64>);
 type UnitRow = (String, String, String, String, Option<i64>);
-type QuestionRow = (String, String, String, i32, String, String, String, String, String);
+type QuestionRow = (String, String, String, i32, String, String, String, String, String, Option<String>);
 
 fn time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -243,7 +243,7 @@ fn unit((id, region_id, name, kind, t): UnitRow) -> Result<Unit, String> {
 }
 
 fn question(
-    (id, kind, category, difficulty, stem, options_json, answer_json, explanation, source): QuestionRow,
+    (id, kind, category, difficulty, stem, options_json, answer_json, explanation, source, en_json): QuestionRow,
 ) -> Result<Question, String> {
     let what = format!("question {id}");
     Ok(Question {
@@ -256,6 +256,7 @@ fn question(
         answer: json(&answer_json).map_err(|e| format!("{what}: answer_json: {e}"))?,
         explanation,
         source,
+        en: en_json.map(|t| json(&t)).transpose().map_err(|e| format!("{what}: en_json: {e}"))?,
     })
 }
 
@@ -264,6 +265,7 @@ enum Val<'a> {
     Str(&'a str),
     Owned(String),
     OptStr(Option<&'a str>),
+    OptOwned(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
 }
@@ -292,6 +294,7 @@ const QUESTIONS: Table = Table {
         "explanation",
         "source",
         "position",
+        "en_json",
     ],
 };
 
@@ -326,6 +329,7 @@ async fn insert_rows(conn: &mut AnyConnection, table: Table, rows: &[Vec<Val<'_>
                     Val::Str(s) => q.bind(*s),
                     Val::Owned(s) => q.bind(s.as_str()),
                     Val::OptStr(s) => q.bind(*s),
+                    Val::OptOwned(s) => q.bind(s.as_deref()),
                     Val::Int(i) => q.bind(*i),
                     Val::OptInt(i) => q.bind(*i),
                 };
@@ -406,6 +410,7 @@ impl<'a> Rows<'a> {
                     Val::Str(&q.explanation),
                     Val::Str(&q.source),
                     Val::Int(position(i, "questions")?),
+                    Val::OptOwned(q.en.as_ref().map(|t| to_json(cid, t, &format!("{what} en"))).transpose()?),
                 ])
             })
             .collect::<Result<_, DbError>>()?;
