@@ -322,7 +322,50 @@ async fn concurrent_participants(hot: Hot, sql: Sql) {
     assert!(board["entries"].as_array().unwrap().iter().all(|e| e["value"] == 50));
 }
 
+/// The English interface gets the bank's translations (marked `lang: "en"`); the attempt and
+/// the judgement are the same in both languages.
+async fn english_is_served_where_translated(hot: Hot, sql: Sql) {
+    let app = TestApp::spawn(hot, sql).await;
+    let campaign = app.services.campaigns.get(&baton_core::ids::CampaignId::parse("demo").unwrap()).unwrap();
+    let who = app.join("device-english-01", "Ann").await;
+    let auth = format!("Bearer {}", who.token);
+    let en = app.raw("POST", "/api/v1/attempts?lang=en", &[("Authorization", &auth)], b"").await.json();
+    let aid = en["attempt_id"].as_str().unwrap().to_owned();
+    let zh = app.get(&format!("/api/v1/attempts/{aid}?lang=zh"), Some(&who.token)).await.json();
+    for (e, z) in en["questions"].as_array().unwrap().iter().zip(zh["questions"].as_array().unwrap()) {
+        assert_eq!(e["id"], z["id"]);
+        assert_eq!(z["lang"], "zh");
+        let bank = campaign.question(&baton_core::ids::QuestionId::parse(e["id"].as_str().unwrap()).unwrap()).unwrap();
+        assert_eq!(z["stem"], bank.stem.as_str());
+        match &bank.en {
+            Some(t) => {
+                assert_eq!((e["lang"].as_str(), e["stem"].as_str()), (Some("en"), Some(t.stem.as_str())));
+                // The same options in the same shuffled order, translated.
+                for (eo, zo) in e["options"].as_array().unwrap().iter().zip(z["options"].as_array().unwrap()) {
+                    let i = bank.options.iter().position(|o| o == zo.as_str().unwrap()).unwrap();
+                    assert_eq!(eo.as_str().unwrap(), t.options[i]);
+                }
+            }
+            None => assert_eq!(e, z),
+        }
+    }
+    let q = &zh["questions"][0];
+    let r = app
+        .post(
+            &format!("/api/v1/attempts/{aid}/answers?lang=en"),
+            &json!({"question_id": q["id"], "choice": app.right_choice(q)}),
+            Some(&who.token),
+        )
+        .await
+        .json();
+    let bank = campaign.question(&baton_core::ids::QuestionId::parse(q["id"].as_str().unwrap()).unwrap()).unwrap();
+    let want = bank.en.as_ref().map_or(bank.explanation.as_str(), |t| t.explanation.as_str());
+    assert_eq!((r["correct"].as_bool(), r["explanation"].as_str()), (Some(true), Some(want)));
+    app.get(&format!("/api/v1/attempts/{aid}?lang=fr"), Some(&who.token)).await.problem(400, "invalid_query");
+}
+
 on_both_stacks!(
+    english_is_served_where_translated,
     a_whole_journey,
     answers_stay_hidden_until_answered,
     time_rules,

@@ -214,15 +214,16 @@ async fn me(q: web::Data<Quiz>, auth: ParticipantAuth) -> Result<web::Json<MeVie
     }))
 }
 
-fn answer_view(c: &Campaign, d: &DrawnQuestion, correct_mask: u32, j: &scoring::Judged) -> AnswerView {
-    let q = c.question(&d.id);
+fn answer_view(c: &Campaign, d: &DrawnQuestion, correct_mask: u32, j: &scoring::Judged, lang: Lang) -> AnswerView {
+    let q = c.question(&d.id).map(|q| Localized::of(q, lang));
     AnswerView {
+        lang: q.as_ref().map_or(Lang::Zh, |q| q.lang),
         question_id: d.id.to_string(),
         choice: mask_to_choice(j.choice_mask),
         correct: j.correct,
         correct_choice: mask_to_choice(correct_mask),
-        explanation: q.map(|q| q.explanation.clone()).unwrap_or_default(),
-        source: q.map(|q| q.source.clone()).unwrap_or_default(),
+        explanation: q.as_ref().map(|q| q.explanation.to_owned()).unwrap_or_default(),
+        source: q.as_ref().map(|q| q.source.to_owned()).unwrap_or_default(),
         points: j.points,
         timed_out: j.timed_out,
         attempt_score: j.attempt_score,
@@ -231,19 +232,23 @@ fn answer_view(c: &Campaign, d: &DrawnQuestion, correct_mask: u32, j: &scoring::
 
 /// An attempt as the client sees it. Correct answers and explanations appear only for
 /// questions already answered.
-pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Millis) -> AttemptView {
+pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Millis, lang: Lang) -> AttemptView {
     let questions = a
         .questions
         .iter()
         .zip(&a.answers)
         .map(|(d, ans)| {
-            let q = c.question(&d.id);
+            let q = c.question(&d.id).map(|q| Localized::of(q, lang));
             QuestionView {
                 id: d.id.to_string(),
                 kind: d.kind.as_str().into(),
-                stem: q.map(|q| q.stem.clone()).unwrap_or_default(),
-                options: q.map(|q| d.shown_options(q).into_iter().map(str::to_owned).collect()).unwrap_or_default(),
-                answer: ans.as_ref().map(|j| answer_view(c, d, d.correct_mask, j)),
+                lang: q.as_ref().map_or(Lang::Zh, |q| q.lang),
+                stem: q.as_ref().map(|q| q.stem.to_owned()).unwrap_or_default(),
+                options: q
+                    .as_ref()
+                    .map(|q| d.perm.iter().map(|&i| q.options[usize::from(i)].to_owned()).collect())
+                    .unwrap_or_default(),
+                answer: ans.as_ref().map(|j| answer_view(c, d, d.correct_mask, j, lang)),
             }
         })
         .collect();
@@ -271,14 +276,19 @@ pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Mill
 }
 
 /// Start an attempt, or get back the one in progress.
-#[utoipa::path(tag = "participant", security(("participant" = [])), request_body(content = Option<Object>, description = "empty or {}"), responses(
+#[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), request_body(content = Option<Object>, description = "empty or {}"), responses(
     (status = 201, description = "A new attempt", body = AttemptView),
     (status = 200, description = "The attempt already in progress", body = AttemptView),
     (status = 409, description = "attempts_exhausted, campaign_not_live", body = ProblemDoc),
     (status = 401, description = "unauthorized", body = ProblemDoc),
 ))]
 #[post("/api/v1/attempts")]
-async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBody) -> Result<HttpResponse, Problem> {
+async fn start_attempt(
+    q: web::Data<Quiz>,
+    auth: ParticipantAuth,
+    lang: Lang,
+    _body: EmptyBody,
+) -> Result<HttpResponse, Problem> {
     let (c, p) = participant_of(&q, &auth).await?;
     // At most two rounds: an open attempt whose time is up is finished first.
     for _ in 0..2 {
@@ -312,8 +322,8 @@ async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBo
             per_day: rules.attempts_per_day,
         };
         return match q.store.start_attempt(cmd).await.map_err(hot)? {
-            StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now))),
-            StartOutcome::Resumed(a) => Ok(HttpResponse::Ok().json(attempt_view(&c, &a, now))),
+            StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now, lang))),
+            StartOutcome::Resumed(a) => Ok(HttpResponse::Ok().json(attempt_view(&c, &a, now, lang))),
             StartOutcome::Exhausted => {
                 Err(Problem::conflict("attempts_exhausted", "No attempts left today. Come back tomorrow!"))
             }
@@ -330,7 +340,7 @@ async fn start_attempt(q: web::Data<Quiz>, auth: ParticipantAuth, _body: EmptyBo
 }
 
 /// Resume: an attempt with the answers given so far.
-#[utoipa::path(tag = "participant", security(("participant" = [])), responses(
+#[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), responses(
     (status = 200, body = AttemptView),
     (status = 404, description = "attempt_not_found", body = ProblemDoc),
 ))]
@@ -339,10 +349,11 @@ async fn get_attempt(
     q: web::Data<Quiz>,
     auth: ParticipantAuth,
     aid: web::Path<String>,
+    lang: Lang,
 ) -> Result<web::Json<AttemptView>, Problem> {
     let (c, p) = participant_of(&q, &auth).await?;
     let a = load_attempt(&q, &c, &p, &aid).await?;
-    Ok(web::Json(attempt_view(&c, &a, q.clock.now_ms())))
+    Ok(web::Json(attempt_view(&c, &a, q.clock.now_ms(), lang)))
 }
 
 fn attempt_not_found() -> Problem {
@@ -355,7 +366,7 @@ async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -
 }
 
 /// Answer one question of an attempt.
-#[utoipa::path(tag = "participant", security(("participant" = [])), request_body = AnswerRequest, responses(
+#[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), request_body = AnswerRequest, responses(
     (status = 200, description = "Judged (or the first judgement, for an identical resend)", body = AnswerView),
     (status = 400, description = "invalid_choice, question_not_in_attempt", body = ProblemDoc),
     (status = 404, description = "attempt_not_found", body = ProblemDoc),
@@ -366,6 +377,7 @@ async fn answer(
     q: web::Data<Quiz>,
     auth: ParticipantAuth,
     aid: web::Path<String>,
+    lang: Lang,
     body: web::Json<AnswerRequest>,
 ) -> Result<web::Json<AnswerView>, Problem> {
     let c = q
@@ -394,7 +406,7 @@ async fn answer(
             correct_mask: a.correct_mask,
             points: 0,
         };
-        answer_view(&c, &d, a.correct_mask, &a.judged)
+        answer_view(&c, &d, a.correct_mask, &a.judged, lang)
     };
     match q.store.answer(cmd).await.map_err(hot)? {
         AnswerOutcome::Judged(a) | AnswerOutcome::Repeat(a) => Ok(web::Json(view(a))),

@@ -3,9 +3,74 @@
 //! resent gets the first response byte for byte).
 
 use baton_core::Millis;
+use baton_core::campaign::Question;
+use baton_http::Problem;
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
 use utoipa::ToSchema;
+
+/// The language question texts are served in. Simplified Chinese is authoritative; English is
+/// a translation, served where the bank has one (`lang` in each question says which it got).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+/// The `lang` query parameter (`zh`, the default, or `en`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LangQuery {
+    /// `zh` (default) or `en`.
+    pub lang: Option<String>,
+}
+
+impl actix_web::FromRequest for Lang {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let value = req.query_string().split('&').find_map(|kv| kv.strip_prefix("lang="));
+        ready(match value {
+            None | Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
+            Some("en") => Ok(Lang::En),
+            Some(_) => Err(Problem::bad_request("invalid_query", "lang must be zh or en.")),
+        })
+    }
+}
+
+/// A question's texts in the language asked for, falling back to Chinese.
+pub struct Localized<'a> {
+    pub lang: Lang,
+    pub stem: &'a str,
+    pub options: Vec<&'a str>,
+    pub explanation: &'a str,
+    pub source: &'a str,
+}
+
+impl<'a> Localized<'a> {
+    pub fn of(q: &'a Question, lang: Lang) -> Self {
+        match (&q.en, lang) {
+            (Some(en), Lang::En) => Localized {
+                lang: Lang::En,
+                stem: &en.stem,
+                options: en.options.iter().map(String::as_str).collect(),
+                explanation: &en.explanation,
+                source: &q.source,
+            },
+            _ => Localized {
+                lang: Lang::Zh,
+                stem: &q.stem,
+                options: q.options.iter().map(String::as_str).collect(),
+                explanation: &q.explanation,
+                source: &q.source,
+            },
+        }
+    }
+}
 
 /// RFC 3339 in UTC with milliseconds.
 pub fn rfc3339(ms: Millis) -> String {
@@ -116,6 +181,8 @@ pub struct MeView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnswerView {
     pub question_id: String,
+    /// The language of `explanation`.
+    pub lang: Lang,
     /// The options chosen (positions as shown in this attempt).
     pub choice: Vec<u8>,
     pub correct: bool,
@@ -135,6 +202,8 @@ pub struct QuestionView {
     pub id: String,
     /// `single`, `multi` or `judge`.
     pub kind: String,
+    /// The language of `stem` and `options` (`en` is a translation; Chinese is authoritative).
+    pub lang: Lang,
     pub stem: String,
     pub options: Vec<String>,
     /// The judged answer, once answered; null before.
