@@ -435,13 +435,19 @@ impl Campaign {
                 c.text(&format!("{path}.en.stem"), &en.stem, 600);
                 c.text(&format!("{path}.en.explanation"), &en.explanation, 1200);
                 if en.options.len() != n {
-                    c.fail(format!("{path}.en.options"), format!("has {} options; the question has {n}", en.options.len()));
+                    c.fail(
+                        format!("{path}.en.options"),
+                        format!("has {} options; the question has {n}", en.options.len()),
+                    );
                 }
                 for (j, o) in en.options.iter().enumerate() {
                     c.text(&format!("{path}.en.options[{j}]"), o, 240);
                 }
                 if q.kind == QuestionKind::Judge && en.options != ["True", "False"] {
-                    c.fail(format!("{path}.en.options"), "a true/false question's English options are exactly [\"True\", \"False\"]");
+                    c.fail(
+                        format!("{path}.en.options"),
+                        "a true/false question's English options are exactly [\"True\", \"False\"]",
+                    );
                 }
             }
             if q.answer.windows(2).any(|w| w[0] >= w[1]) {

@@ -33,8 +33,14 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Connection trouble is "unavailable" (the client may retry); anything else Redis says is a
+/// fault of ours.
 fn unavailable(e: ::redis::RedisError) -> HotError {
-    HotError::Unavailable(e.to_string())
+    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+        HotError::Unavailable(e.to_string())
+    } else {
+        HotError::Corrupt(format!("Redis refused a command: {e}"))
+    }
 }
 
 fn corrupt(what: impl Into<String>) -> HotError {
@@ -190,7 +196,13 @@ impl RedisStore {
     /// `shards` hash tags (1 on a single Redis).
     pub async fn connect(url: &str, prefix: &str, shards: u16) -> HotResult<Self> {
         let client = ::redis::Client::open(url).map_err(|e| HotError::Unavailable(format!("bad Redis URL: {e}")))?;
-        let conn = client.get_connection_manager().await.map_err(unavailable)?;
+        // Fail fast when Redis is down: a request answers 503 within a few seconds instead of
+        // waiting through many reconnect attempts, and /readyz stays inside probe timeouts.
+        let config = ::redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(3)));
+        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         Ok(Self { conn, keys: Keys::new(prefix, shards), script: ::redis::Script::new(SCRIPT) })
     }
 
@@ -394,7 +406,7 @@ impl HotStore for RedisStore {
         }
         let k = self.keys.board(campaign, board);
         let mut p = ::redis::pipe();
-        p.cmd("ZREVRANGE").arg(&k).arg(offset).arg(offset + limit - 1).arg("WITHSCORES");
+        p.cmd("ZREVRANGE").arg(&k).arg(offset).arg(offset.saturating_add(limit - 1)).arg("WITHSCORES");
         p.cmd("ZCARD").arg(&k);
         let mut v = self.pipe(&p).await?.into_iter();
         let (Some(range), Some(Value::Int(total))) = (v.next(), v.next()) else {

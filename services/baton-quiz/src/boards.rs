@@ -14,6 +14,9 @@ use baton_http::Problem;
 use baton_http::auth::ParticipantAuth;
 use baton_http::problem::ProblemDoc;
 
+/// Deepest page a board serves (ten times the seed campaign's participants).
+pub const MAX_OFFSET: u64 = 100_000_000;
+
 /// What a board name names.
 enum Named {
     Individual(Board),
@@ -61,9 +64,9 @@ fn collective(rank: u64, id: String, name: String, target: Option<u64>, a: Aggre
 /// A leaderboard page.
 #[utoipa::path(tag = "participant", params(BoardQuery), responses(
     (status = 200, body = BoardView),
-    (status = 400, description = "invalid_query", body = ProblemDoc),
-    (status = 401, description = "around=me without a participant token", body = ProblemDoc),
-    (status = 404, description = "board_not_found, board_disabled, campaign_not_found", body = ProblemDoc),
+    (status = 400, description = "invalid_query", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "around=me without a participant token", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "board_not_found, board_disabled, campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/api/v1/campaigns/{cid}/leaderboards/{board}")]
 pub async fn leaderboard(
@@ -80,6 +83,9 @@ pub async fn leaderboard(
         return Err(Problem::bad_request("invalid_query", "limit must be 1 to 100."));
     }
     let mut offset = query.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(Problem::bad_request("invalid_query", format!("offset must be at most {MAX_OFFSET}.")));
+    }
     let me = match query.around.as_deref() {
         None => None,
         Some("me") => {

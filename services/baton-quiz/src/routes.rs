@@ -12,7 +12,7 @@ use baton_core::scoring::{self, attempt_expires, choice_mask, mask_to_choice};
 use baton_hot::*;
 use baton_http::Problem;
 use baton_http::auth::ParticipantAuth;
-use baton_http::extract::EmptyBody;
+use baton_http::extract::{EmptyBody, JsonBody};
 use baton_http::problem::ProblemDoc;
 use std::sync::Arc;
 
@@ -58,7 +58,7 @@ fn share_url(q: &Quiz, c: &CampaignId) -> String {
 /// Public campaign information: rules, places, units, live participant count.
 #[utoipa::path(tag = "participant", responses(
     (status = 200, body = CampaignView),
-    (status = 404, description = "campaign_not_found", body = ProblemDoc),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/api/v1/campaigns/{cid}")]
 async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web::Json<CampaignView>, Problem> {
@@ -111,17 +111,18 @@ fn default_nickname(p: &ParticipantId) -> Nickname {
 #[utoipa::path(tag = "participant", request_body = JoinRequest, responses(
     (status = 201, description = "Joined", body = JoinResponse),
     (status = 200, description = "Joined before from this device: the same participant, a fresh token", body = JoinResponse),
-    (status = 400, description = "invalid_device_id, invalid_region, invalid_unit, invalid_nickname, malformed or unknown fields", body = ProblemDoc),
-    (status = 404, description = "campaign_not_found", body = ProblemDoc),
+    (status = 400, description = "invalid_device_id, invalid_region, invalid_unit, invalid_nickname, malformed or unknown fields", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[post("/api/v1/campaigns/{cid}/participants")]
 async fn join(
     q: web::Data<Quiz>,
     cid: web::Path<String>,
-    body: web::Json<JoinRequest>,
+    JsonBody(body): JsonBody<JoinRequest>,
 ) -> Result<HttpResponse, Problem> {
     let c = campaign(&q, &cid)?;
-    let body = body.into_inner();
     let device = DeviceId::parse(&body.device_id).map_err(|e| Problem::bad_request("invalid_device_id", e.0))?;
     let region = PlaceId::parse(&body.region_id)
         .ok()
@@ -192,7 +193,7 @@ pub(crate) async fn participant_of(
 /// The caller's profile.
 #[utoipa::path(tag = "participant", security(("participant" = [])), responses(
     (status = 200, body = MeView),
-    (status = 401, description = "unauthorized", body = ProblemDoc),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/api/v1/me")]
 async fn me(q: web::Data<Quiz>, auth: ParticipantAuth) -> Result<web::Json<MeView>, Problem> {
@@ -279,8 +280,10 @@ pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Mill
 #[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), request_body(content = Option<Object>, description = "empty or {}"), responses(
     (status = 201, description = "A new attempt", body = AttemptView),
     (status = 200, description = "The attempt already in progress", body = AttemptView),
-    (status = 409, description = "attempts_exhausted, campaign_not_live", body = ProblemDoc),
-    (status = 401, description = "unauthorized", body = ProblemDoc),
+    (status = 409, description = "attempts_exhausted, campaign_not_live", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 400, description = "a body other than empty or {}", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[post("/api/v1/attempts")]
 async fn start_attempt(
@@ -342,7 +345,8 @@ async fn start_attempt(
 /// Resume: an attempt with the answers given so far.
 #[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), responses(
     (status = 200, body = AttemptView),
-    (status = 404, description = "attempt_not_found", body = ProblemDoc),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/api/v1/attempts/{aid}")]
 async fn get_attempt(
@@ -368,9 +372,12 @@ async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -
 /// Answer one question of an attempt.
 #[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), request_body = AnswerRequest, responses(
     (status = 200, description = "Judged (or the first judgement, for an identical resend)", body = AnswerView),
-    (status = 400, description = "invalid_choice, question_not_in_attempt", body = ProblemDoc),
-    (status = 404, description = "attempt_not_found", body = ProblemDoc),
-    (status = 409, description = "already_answered (a different choice), attempt_finished", body = ProblemDoc),
+    (status = 400, description = "invalid_choice, question_not_in_attempt", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 409, description = "already_answered (a different choice), attempt_finished", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[post("/api/v1/attempts/{aid}/answers")]
 async fn answer(
@@ -378,7 +385,7 @@ async fn answer(
     auth: ParticipantAuth,
     aid: web::Path<String>,
     lang: Lang,
-    body: web::Json<AnswerRequest>,
+    JsonBody(body): JsonBody<AnswerRequest>,
 ) -> Result<web::Json<AnswerView>, Problem> {
     let c = q
         .campaigns
@@ -456,7 +463,10 @@ async fn close(
 /// Finish an attempt (idempotent): score, best, ranks and percentile.
 #[utoipa::path(tag = "participant", security(("participant" = [])), request_body(content = Option<Object>, description = "empty or {}"), responses(
     (status = 200, body = FinishView),
-    (status = 404, description = "attempt_not_found", body = ProblemDoc),
+    (status = 400, description = "a body other than empty or {}", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "attempt_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[post("/api/v1/attempts/{aid}/finish")]
 async fn finish(

@@ -22,7 +22,7 @@ use baton_http::Problem;
 use baton_http::auth::{SigningKey, Tokens};
 use baton_http::campaigns::Campaigns;
 use baton_http::clock::Clock;
-use baton_http::extract::{BodyLimit, json_config, path_config, payload_config, query_config};
+use baton_http::extract::{BodyLimit, path_config, payload_config, query_config};
 use baton_http::metrics::{Metrics, track};
 use baton_http::problem::ProblemDoc;
 use baton_quiz::Quiz;
@@ -62,6 +62,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     openapi_json: Arc<String>,
+    route_table: Arc<RouteTable>,
 }
 
 impl Services {
@@ -92,7 +93,9 @@ impl Services {
             config.jwt_keys.clone()
         };
         let tokens = Tokens::new(&keys).map_err(anyhow::Error::msg)?;
-        let openapi_json = Arc::new(openapi(&config.roles).to_json().context("rendering the OpenAPI document")?);
+        let doc = openapi(&config.roles);
+        let route_table = Arc::new(RouteTable::of(&doc));
+        let openapi_json = Arc::new(doc.to_json().context("rendering the OpenAPI document")?);
         let s = Self {
             config,
             db,
@@ -102,6 +105,7 @@ impl Services {
             clock,
             metrics: Metrics::new(),
             openapi_json,
+            route_table,
         };
         s.reload_campaigns().await?;
         Ok(s)
@@ -194,12 +198,12 @@ pub fn app(
         .app_data(web::Data::new(s.metrics.clone()))
         .app_data(web::Data::new(Readiness { db: s.db.clone(), store: s.store.clone() }))
         .app_data(web::Data::new(OpenApiJson(s.openapi_json.clone())))
-        .app_data(json_config(s.config.body_limit))
         .app_data(payload_config(s.config.body_limit))
         .app_data(BodyLimit(s.config.body_limit))
         .app_data(query_config())
         .app_data(path_config())
-        .default_service(web::to(baton_http::problem::route_not_found))
+        .app_data(web::Data::new(s.route_table.clone()))
+        .default_service(web::to(not_routed))
         .wrap(from_fn(track))
 }
 
@@ -228,6 +232,63 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
     result.context("HTTP server failed")
 }
 
+/// Path templates and their methods, from the OpenAPI document (that is, from the route
+/// registrations), so a request for a known path with another method gets `405` and an `Allow`
+/// header instead of "no such endpoint".
+#[derive(Debug, Default)]
+struct RouteTable(Vec<(Vec<String>, Vec<String>)>);
+
+impl RouteTable {
+    fn of(doc: &utoipa::openapi::OpenApi) -> Self {
+        let v = serde_json::to_value(doc).unwrap_or_default();
+        let verbs = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+        let routes = v["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|(path, item)| {
+                        let segments = path.split('/').map(str::to_owned).collect();
+                        let methods =
+                            verbs.iter().filter(|m| item.get(**m).is_some()).map(|m| m.to_ascii_uppercase()).collect();
+                        (segments, methods)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self(routes)
+    }
+
+    /// The methods a path is served with, if any route template matches it.
+    fn methods(&self, path: &str) -> Option<&[String]> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0.iter().find_map(|(segments, methods)| {
+            let fits = segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()));
+            fits.then_some(methods.as_slice())
+        })
+    }
+}
+
+/// Requests no route took: a known path with another method is `405`, anything else `404`.
+async fn not_routed(req: actix_web::HttpRequest, table: web::Data<Arc<RouteTable>>) -> Result<HttpResponse, Problem> {
+    if let Some(methods) = table.methods(req.path()) {
+        let allow = methods.join(", ");
+        return Err(Problem::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            format!("{} is not served with {}; use {allow}.", req.path(), req.method()),
+        )
+        .with_header(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_str(&allow)
+                .unwrap_or(actix_web::http::header::HeaderValue::from_static("GET")),
+        ));
+    }
+    baton_http::problem::route_not_found().await
+}
+
 struct Readiness {
     db: Db,
     store: Arc<dyn HotStore>,
@@ -243,7 +304,7 @@ async fn healthz() -> HttpResponse {
 }
 
 /// The hot store and the database answer.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a backend is down", body = ProblemDoc)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a backend is down", body = ProblemDoc, content_type = "application/problem+json")))]
 #[get("/readyz")]
 async fn readyz(r: web::Data<Readiness>) -> Result<HttpResponse, Problem> {
     r.store.ping().await.map_err(|e| Problem::unavailable(format!("hot store: {e}")))?;

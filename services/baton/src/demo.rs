@@ -49,9 +49,11 @@ mod tests {
         for q in qs {
             *kinds.entry(q.kind).or_default() += 1;
             assert!(q.explanation.chars().count() >= 20, "{}: explain why, not only what", q.id);
+            // A law (《…》) or an official body's publication.
+            const BODIES: [&str; 10] = ["《", "委员会", "部", "局", "院", "办", "馆", "联合国", "组织", "政府"];
             assert!(
-                q.source.contains('《') || q.source.contains("委员会") || q.source.contains("部"),
-                "{}: name the law or body: {}",
+                BODIES.iter().any(|b| q.source.contains(b)),
+                "{}: name the law or the official body: {}",
                 q.id,
                 q.source
             );
