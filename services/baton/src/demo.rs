@@ -50,13 +50,15 @@ mod tests {
             *kinds.entry(q.kind).or_default() += 1;
             assert!(q.explanation.chars().count() >= 20, "{}: explain why, not only what", q.id);
             // A law (《…》) or an official body's publication.
-            const BODIES: [&str; 10] = ["《", "委员会", "部", "局", "院", "办", "馆", "联合国", "组织", "政府"];
+            const BODIES: [&str; 13] =
+                ["《", "委员会", "部", "局", "院", "办", "馆", "联合国", "组织", "政府", "海关", "公安", "新华社"];
             assert!(
                 BODIES.iter().any(|b| q.source.contains(b)),
                 "{}: name the law or the official body: {}",
                 q.id,
                 q.source
             );
+            assert!(q.en.is_some(), "{}: the English interface needs a translation", q.id);
         }
         for k in [QuestionKind::Single, QuestionKind::Multi, QuestionKind::Judge] {
             assert!(kinds.get(&k).copied().unwrap_or(0) * 10 >= qs.len(), "too few {k:?} questions: {kinds:?}");
