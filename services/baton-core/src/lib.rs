@@ -12,10 +12,12 @@
 //!   is best.
 //! - [`leader`]: the published tie order encoded into one exact sorted-set score.
 //! - [`calendar`]: the campaign day (the daily attempt limit's boundary) in its time zone.
+//! - [`events`]: the versioned record of every state change (what the archiver stores).
 
 pub mod calendar;
 pub mod campaign;
 pub mod draw;
+pub mod events;
 pub mod ids;
 pub mod leader;
 pub mod scoring;

@@ -5,12 +5,16 @@
 -- holds this script and the embedded store to the same behaviour.
 -- Records: answer 'choice_mask,correct,points,timed_out,elapsed_ms,attempt_score';
 --          finish 'score,correct_count,total_ms,reached_ms'; best 'score,total_ms,reached_ms'.
+-- Every change appends its event (baton_core::events, JSON, field 'e') to the shard's stream in
+-- the same call; a call that changes nothing appends nothing. Ids in events are validated
+-- slugs, so they need no JSON escaping.
 
 local op = ARGV[1]
 local function fmt(x) return string.format('%d', x) end
 
 if op == 'join' then
-  -- KEYS: participant, aggregates. ARGV: op, region, unit, nickname, now, aggregate fields.
+  -- KEYS: participant, aggregates, stream. ARGV: op, region, unit, nickname, now, aggregate
+  -- fields, event.
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return {'existing', redis.call('HGETALL', KEYS[1])}
   end
@@ -20,11 +24,12 @@ if op == 'join' then
   for f in string.gmatch(ARGV[6], '[^,]+') do
     redis.call('HINCRBY', KEYS[2], f .. ':n', 1)
   end
+  redis.call('XADD', KEYS[3], '*', 'e', ARGV[7])
   return {'created', redis.call('HGETALL', KEYS[1])}
 
 elseif op == 'start' then
-  -- KEYS: participant, new attempt. ARGV: op, attempt id, now, day, per day, ttl ms,
-  -- then the new attempt's hash as field, value pairs.
+  -- KEYS: participant, new attempt, stream. ARGV: op, attempt id, now, day, per day, ttl ms,
+  -- event, then the new attempt's hash as field, value pairs.
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_participant'} end
   local now = tonumber(ARGV[3])
   local open = redis.call('HGET', KEYS[1], 'open')
@@ -45,13 +50,15 @@ elseif op == 'start' then
   if n >= tonumber(ARGV[5]) then return {'exhausted'} end
   redis.call('HSET', KEYS[1], 'day', ARGV[4], 'dayn', fmt(n + 1), 'open', ARGV[2])
   local fields = {}
-  for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+  for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('HSET', KEYS[2], unpack(fields))
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('XADD', KEYS[3], '*', 'e', ARGV[7])
   return {'started'}
 
 elseif op == 'answer' then
-  -- KEYS: attempt. ARGV: op, question id, choice mask, now, grace ms.
+  -- KEYS: attempt, stream. ARGV: op, question id, choice mask, now, grace ms, campaign,
+  -- participant, attempt id.
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
   local idx = redis.call('HGET', KEYS[1], 'i:' .. ARGV[2])
   if not idx then return {'not_in_attempt'} end
@@ -77,10 +84,18 @@ elseif op == 'answer' then
   local rec = table.concat({ARGV[3], correct and '1' or '0', fmt(points),
     timed_out and '1' or '0', fmt(elapsed), fmt(score)}, ',')
   redis.call('HSET', KEYS[1], 'r' .. idx, rec, 'cursor', fmt(next_cursor), 'score', fmt(score))
+  local p, at = ARGV[7], ARGV[8]
+  redis.call('XADD', KEYS[2], '*', 'e', string.format(
+    '{"v":1,"id":"a:%s:%s:%s","campaign":"%s","at":%s,"kind":"answered","participant":"%s",' ..
+    '"attempt":"%s","question":"%s","index":%s,"judged":{"choice_mask":%s,"correct":%s,' ..
+    '"points":%s,"timed_out":%s,"elapsed_ms":%s,"attempt_score":%s},"cursor":%s}',
+    p, at, ARGV[2], ARGV[6], ARGV[4], p, at, ARGV[2], idx, ARGV[3], correct and 'true' or 'false',
+    fmt(points), timed_out and 'true' or 'false', fmt(elapsed), fmt(score), fmt(next_cursor)))
   return {'judged', idx, rec, a[4]}
 
 elseif op == 'finish' then
-  -- KEYS: attempt, participant, aggregates. ARGV: op, attempt id, now, ttl ms after closing.
+  -- KEYS: attempt, participant, aggregates, stream. ARGV: op, attempt id, now, ttl ms after
+  -- closing, campaign, participant.
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
   local fin = redis.call('HGET', KEYS[1], 'fin')
   if fin then return {'repeat', fin, redis.call('HGET', KEYS[2], 'best')} end
@@ -120,6 +135,45 @@ elseif op == 'finish' then
     end
   end
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  local bs, bt, br = string.match(best, '^(%d+),(%d+),(%d+)$')
+  redis.call('XADD', KEYS[4], '*', 'e', string.format(
+    '{"v":1,"id":"f:%s:%s","campaign":"%s","at":%s,"kind":"attempt_finished","participant":"%s",' ..
+    '"attempt":"%s","totals":{"score":%s,"correct_count":%s,"total_ms":%s},"reached_at":%s,' ..
+    '"best":{"score":%s,"total_ms":%s,"reached_ms":%s}}',
+    ARGV[6], ARGV[2], ARGV[5], ARGV[3], ARGV[6], ARGV[2], fmt(score), fmt(correct), fmt(total),
+    fmt(reached), bs, bt, br))
   return {'finished', fin, best}
+
+elseif op == 'restore_participant' then
+  -- A rebuild puts a participant back (no event). KEYS: participant, aggregates.
+  -- ARGV: op, region, unit, nickname, joined, aggregate fields, day, day count, open attempt
+  -- ('' for none), best record ('' for none).
+  redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
+    'joined', ARGV[5], 'aggs', ARGV[6], 'day', ARGV[7], 'dayn', ARGV[8])
+  if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'open', ARGV[9]) end
+  local score = nil
+  if ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[1], 'best', ARGV[10])
+    score = tonumber(string.match(ARGV[10], '^(%d+),'))
+  end
+  redis.call('HINCRBY', KEYS[2], 'all:n', 1)
+  for f in string.gmatch(ARGV[6], '[^,]+') do
+    redis.call('HINCRBY', KEYS[2], f .. ':n', 1)
+    if score then
+      redis.call('HINCRBY', KEYS[2], f .. ':bs', score)
+      redis.call('HINCRBY', KEYS[2], f .. ':bc', 1)
+    end
+  end
+  return {'restored'}
+
+elseif op == 'restore_attempt' then
+  -- A rebuild puts an attempt back (no event). KEYS: attempt. ARGV: op, ttl ms, then the
+  -- attempt's hash as field, value pairs.
+  redis.call('DEL', KEYS[1])
+  local fields = {}
+  for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'restored'}
 end
 return redis.error_reply('unknown operation ' .. tostring(op))

@@ -8,6 +8,7 @@
 use crate::*;
 use baton_core::campaign::QuestionKind;
 use baton_core::draw::DrawnQuestion;
+use baton_core::events::{Event, EventBody};
 use baton_core::scoring::GRACE_MS;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -407,8 +408,139 @@ pub async fn leaderboards_order_and_never_lower(s: &dyn HotStore) {
     s.ping().await.unwrap();
 }
 
+/// Reads back the events a store emitted for a campaign.
+#[async_trait]
+pub trait EventProbe: Send + Sync {
+    async fn events(&self, campaign: &CampaignId) -> Vec<Event>;
+}
+
+/// An [`EventSink`] that keeps events in memory, for testing the embedded store.
+#[derive(Debug, Default)]
+pub struct MemorySink(std::sync::Mutex<Vec<Event>>);
+
+#[async_trait]
+impl EventSink for MemorySink {
+    async fn commit(&self, events: Vec<Event>) -> Result<(), String> {
+        self.0.lock().expect("sink lock poisoned").extend(events);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventProbe for MemorySink {
+    async fn events(&self, campaign: &CampaignId) -> Vec<Event> {
+        self.0.lock().expect("sink lock poisoned").iter().filter(|e| &e.campaign == campaign).cloned().collect()
+    }
+}
+
+#[async_trait]
+impl EventProbe for crate::redis::RedisStore {
+    async fn events(&self, campaign: &CampaignId) -> Vec<Event> {
+        self.stream_events(campaign).await.expect("reads the streams")
+    }
+}
+
+/// Every change appends exactly one event, with the content of the change; a repeat or a
+/// refusal appends none.
+pub async fn every_change_is_one_event(s: &dyn HotStore, probe: &dyn EventProbe) {
+    let c = fresh_campaign();
+    let p = pid(&c, "dev-a");
+    join(s, &c, "dev-a", "t1", Some("u1")).await;
+    join(s, &c, "dev-a", "t1", Some("u1")).await;
+    start(s, &c, &p, "a1", T0, 10).await;
+    start(s, &c, &p, "a2", T0 + 10, 10).await; // resumes a1: no event
+    answer(s, &c, &p, "a1", "q1", 0b101, T0 + 4_000).await;
+    answer(s, &c, &p, "a1", "q1", 0b101, T0 + 5_000).await; // repeat
+    answer(s, &c, &p, "a1", "q1", 0b001, T0 + 5_000).await; // conflict
+    answer(s, &c, &p, "a1", "nope", 1, T0 + 5_000).await; // refused
+    answer(s, &c, &p, "a1", "q0", 0b001, T0 + 6_000).await;
+    finish(s, &c, &p, "a1", T0 + 7_000).await;
+    finish(s, &c, &p, "a1", T0 + 8_000).await; // repeat
+    let events = probe.events(&c).await;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let want =
+        [format!("j:{p}"), format!("s:{p}:a1"), format!("a:{p}:a1:q1"), format!("a:{p}:a1:q0"), format!("f:{p}:a1")];
+    assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+    for e in &events {
+        assert_eq!((e.v, &e.campaign), (baton_core::events::VERSION, &c));
+        assert_eq!(Event::from_json(&e.to_json()).as_ref(), Ok(e), "round trips");
+    }
+    assert_eq!(events[0].at, T0);
+    let EventBody::Joined { places, unit, nickname, .. } = &events[0].body else { panic!("{:?}", events[0]) };
+    assert_eq!((places.len(), unit.as_ref().map(UnitId::as_str), nickname.as_str()), (3, Some("u1"), "nick-dev-a"));
+    let EventBody::AttemptStarted { questions, day, expires_at, .. } = &events[1].body else { panic!() };
+    assert_eq!(
+        (questions, *day, *expires_at),
+        (&attempt(&p, "a1", T0).questions, 10, attempt(&p, "a1", T0).expires_at)
+    );
+    let EventBody::Answered { index, judged, cursor, .. } = &events[2].body else { panic!() };
+    assert_eq!((*index, judged.correct, judged.points, judged.elapsed_ms, *cursor), (1, true, 10, 4_000, T0 + 4_000));
+    assert_eq!(events[2].at, T0 + 4_000);
+    let EventBody::Answered { judged, .. } = &events[3].body else { panic!() };
+    assert_eq!((judged.correct, judged.attempt_score), (false, 10));
+    let EventBody::AttemptFinished { totals, reached_at, best, .. } = &events[4].body else { panic!() };
+    assert_eq!((totals.score, totals.correct_count, *reached_at), (10, 1, T0 + 7_000));
+    assert_eq!(
+        LeaderResult::from(*best),
+        LeaderResult { score: 10, total_ms: totals.total_ms, reached_ms: T0 + 7_000 }
+    );
+}
+
+/// Clearing a campaign and restoring its participants and attempts gives back the same state:
+/// participants, attempts mid-way, counters; and restoring emits no events.
+pub async fn a_cleared_campaign_can_be_restored(s: &dyn HotStore, probe: &dyn EventProbe) {
+    let c = fresh_campaign();
+    let (a, b) = (pid(&c, "dev-a"), pid(&c, "dev-b"));
+    join(s, &c, "dev-a", "t1", Some("u1")).await;
+    join(s, &c, "dev-b", "c2", None).await;
+    start(s, &c, &a, "a1", T0, 10).await;
+    answer(s, &c, &a, "a1", "q0", 0b010, T0 + 1_000).await;
+    finish(s, &c, &a, "a1", T0 + 2_000).await;
+    start(s, &c, &a, "a2", T0 + 3_000, 10).await;
+    answer(s, &c, &a, "a2", "q2", 0b01, T0 + 4_000).await;
+    let before = (
+        s.participant(&c, &a).await.unwrap().unwrap(),
+        s.participant(&c, &b).await.unwrap().unwrap(),
+        s.attempt(&c, &a, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap(),
+        s.attempt(&c, &a, &AttemptId::parse("a2").unwrap()).await.unwrap().unwrap(),
+        s.aggregates(&c).await.unwrap(),
+    );
+    s.publish_best(&c, &a, 77, &[Board::Score]).await.unwrap();
+    let events = probe.events(&c).await.len();
+    s.clear_campaign(&c).await.unwrap();
+    assert_eq!(s.participant(&c, &a).await.unwrap(), None);
+    assert_eq!(s.aggregates(&c).await.unwrap(), Aggregates::default());
+    assert_eq!(s.board_page(&c, &Board::Score, 0, 10).await.unwrap(), BoardPage::default());
+    let places = |r: &str| match r {
+        "t1" => vec![place("t1"), place("c1"), place("city")],
+        _ => vec![place("c2"), place("city")],
+    };
+    for st in [&before.0, &before.1] {
+        s.restore_participant(&c, RestoredParticipant { state: st.clone(), places: places(st.region.as_str()) })
+            .await
+            .unwrap();
+    }
+    s.restore_attempt(&c, before.2.clone()).await.unwrap();
+    s.restore_attempt(&c, before.3.clone()).await.unwrap();
+    let after = (
+        s.participant(&c, &a).await.unwrap().unwrap(),
+        s.participant(&c, &b).await.unwrap().unwrap(),
+        s.attempt(&c, &a, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap(),
+        s.attempt(&c, &a, &AttemptId::parse("a2").unwrap()).await.unwrap().unwrap(),
+        s.aggregates(&c).await.unwrap(),
+    );
+    assert_eq!(after, before);
+    assert_eq!(probe.events(&c).await.len(), events, "restoring emits no events");
+    // The restored attempt carries on: the next answer is judged against its clock.
+    let AnswerOutcome::Judged(Answered { judged, .. }) = answer(s, &c, &a, "a2", "q0", 0b010, T0 + 6_000).await else {
+        panic!()
+    };
+    assert_eq!((judged.elapsed_ms, judged.attempt_score), (2_000, 20));
+}
+
 /// Every case, as `#[tokio::test]`s for the store `$make` builds. `$make` is an async block
-/// that returns `(guard, Arc<dyn HotStore>)`; the guard lives as long as the test.
+/// that returns `(guard, Arc<dyn HotStore>, Arc<dyn EventProbe>)`; the guard lives as long as
+/// the test.
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -423,12 +555,25 @@ macro_rules! conformance_suite {
             concurrent_answers_are_judged_once,
             leaderboards_order_and_never_lower,
         );
+        $crate::conformance_suite!(@probed $make;
+            every_change_is_one_event,
+            a_cleared_campaign_can_be_restored,
+        );
+    };
+    (@probed $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (_guard, store, probe) = $make;
+                $crate::conformance::$case(&*store, &*probe).await;
+            }
+        )*
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (_guard, store) = $make;
+                let (_guard, store, _probe) = $make;
                 $crate::conformance::$case(&*store).await;
             }
         )*

@@ -2,21 +2,25 @@
 //! (the one-command start and small campaigns). A real backend, not a mock: the same
 //! conformance suite as Redis holds it to the same behaviour.
 //!
-//! Participants are spread over [`SHARDS`] mutexes by id; each participant write is one
-//! critical section on its shard, like one Redis script on one hash slot. Each shard keeps its
-//! own place/unit counters (summed on read), as each Redis shard does. Leaderboards sit behind
-//! their own mutex and are written only when an attempt finishes.
+//! Participants are spread over [`SHARDS`] locks by id; each participant write is one critical
+//! section on its shard, like one Redis script on one hash slot. Inside it the change is
+//! computed on a copy, its event is committed to the [`EventSink`] (durably, when the process
+//! has one), and only then is the copy written back — so a change is never visible, or
+//! acknowledged, before its event is safe, and a failed commit changes nothing. Each shard
+//! keeps its own place/unit counters (summed on read), as each Redis shard does. Leaderboards
+//! sit behind their own lock and are written only when an attempt finishes.
 
 use crate::sorted::SortedList;
 use crate::*;
+use baton_core::events::{Event, EventBody};
 use baton_core::scoring;
 use std::cmp::Reverse;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-/// Mutexes participants are spread over.
-pub const SHARDS: usize = 16;
+/// Locks participants are spread over.
+pub const SHARDS: usize = 64;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Participant {
     state: ParticipantState,
     /// Places the participant counts towards (its own and every one above).
@@ -61,27 +65,45 @@ impl BoardSet {
 
 #[derive(Debug)]
 struct CampaignHot {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<tokio::sync::Mutex<Shard>>,
     boards: Mutex<HashMap<Board, BoardSet>>,
 }
 
 impl CampaignHot {
-    fn shard(&self, id: &ParticipantId) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[usize::from(id.shard(SHARDS as u16))].lock().expect("shard lock poisoned")
+    fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| tokio::sync::Mutex::new(Shard::default())).collect(),
+            boards: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn shard(&self, id: &ParticipantId) -> tokio::sync::MutexGuard<'_, Shard> {
+        self.shards[usize::from(id.shard(SHARDS as u16))].lock().await
     }
 }
 
 /// The in-process hot store.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct EmbeddedStore {
     campaigns: RwLock<HashMap<CampaignId, Arc<CampaignHot>>>,
+    sink: Option<Arc<dyn EventSink>>,
 }
 
-use std::sync::Arc;
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore").field("durable", &self.sink.is_some()).finish_non_exhaustive()
+    }
+}
 
 impl EmbeddedStore {
+    /// A store whose events go nowhere (tests of the store alone).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that commits every change's event to `sink` before the change takes effect.
+    pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
+        Self { campaigns: RwLock::default(), sink: Some(sink) }
     }
 
     fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
@@ -89,14 +111,18 @@ impl EmbeddedStore {
             return c.clone();
         }
         let mut all = self.campaigns.write().expect("campaigns lock poisoned");
-        all.entry(id.clone())
-            .or_insert_with(|| {
-                Arc::new(CampaignHot {
-                    shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-                    boards: Mutex::new(HashMap::new()),
-                })
-            })
-            .clone()
+        all.entry(id.clone()).or_insert_with(|| Arc::new(CampaignHot::new())).clone()
+    }
+
+    /// Commits the event of a change; the caller applies the change only if this succeeds.
+    async fn commit(&self, campaign: &CampaignId, at: Millis, body: EventBody) -> HotResult<()> {
+        match &self.sink {
+            None => Ok(()),
+            Some(sink) => sink
+                .commit(vec![Event::new(campaign.clone(), at, body)])
+                .await
+                .map_err(|e| HotError::Unavailable(format!("recording the change failed: {e}"))),
+        }
     }
 }
 
@@ -113,13 +139,13 @@ fn bump(agg: &mut Aggregates, places: &[PlaceId], unit: &Option<UnitId>, f: impl
 impl HotStore for EmbeddedStore {
     async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
         let c = self.campaign(&cmd.campaign);
-        let mut shard = c.shard(&cmd.participant);
+        let mut shard = c.shard(&cmd.participant).await;
         if let Some(p) = shard.participants.get(&cmd.participant) {
             return Ok(JoinOutcome::Existing(p.state.clone()));
         }
         let state = ParticipantState {
             id: cmd.participant.clone(),
-            region: cmd.region,
+            region: cmd.region.clone(),
             unit: cmd.unit.clone(),
             nickname: cmd.nickname.as_str().to_owned(),
             joined_at: cmd.now,
@@ -128,6 +154,14 @@ impl HotStore for EmbeddedStore {
             attempts_on_day: 0,
             open_attempt: None,
         };
+        let body = EventBody::Joined {
+            participant: cmd.participant.clone(),
+            region: cmd.region,
+            unit: cmd.unit.clone(),
+            nickname: state.nickname.clone(),
+            places: cmd.places.clone(),
+        };
+        self.commit(&cmd.campaign, cmd.now, body).await?;
         shard.agg.participants += 1;
         bump(&mut shard.agg, &cmd.places, &cmd.unit, |a| a.participants += 1);
         shard.participants.insert(cmd.participant, Participant { state: state.clone(), places: cmd.places });
@@ -136,15 +170,15 @@ impl HotStore for EmbeddedStore {
 
     async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
         let c = self.campaign(campaign);
-        let shard = c.shard(id);
+        let shard = c.shard(id).await;
         Ok(shard.participants.get(id).map(|p| p.state.clone()))
     }
 
     async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
         let c = self.campaign(&cmd.campaign);
-        let mut guard = c.shard(&cmd.participant);
+        let mut guard = c.shard(&cmd.participant).await;
         let shard = &mut *guard;
-        let Some(p) = shard.participants.get_mut(&cmd.participant) else {
+        let Some(p) = shard.participants.get(&cmd.participant) else {
             return Ok(StartOutcome::NoParticipant);
         };
         let now = cmd.attempt.started_at;
@@ -160,12 +194,24 @@ impl HotStore for EmbeddedStore {
         if p.state.attempts_left(cmd.day, cmd.per_day) == 0 {
             return Ok(StartOutcome::Exhausted);
         }
-        if p.state.attempts_day != cmd.day {
-            p.state.attempts_day = cmd.day;
-            p.state.attempts_on_day = 0;
+        let mut state = p.state.clone();
+        if state.attempts_day != cmd.day {
+            state.attempts_day = cmd.day;
+            state.attempts_on_day = 0;
         }
-        p.state.attempts_on_day += 1;
-        p.state.open_attempt = Some(cmd.attempt.id.clone());
+        state.attempts_on_day += 1;
+        state.open_attempt = Some(cmd.attempt.id.clone());
+        let a = &cmd.attempt;
+        let body = EventBody::AttemptStarted {
+            participant: cmd.participant.clone(),
+            attempt: a.id.clone(),
+            expires_at: a.expires_at,
+            limit_ms: a.limit_ms,
+            day: cmd.day,
+            questions: a.questions.clone(),
+        };
+        self.commit(&cmd.campaign, now, body).await?;
+        shard.participants.get_mut(&cmd.participant).expect("checked above").state = state;
         shard.attempts.insert((cmd.participant, cmd.attempt.id.clone()), cmd.attempt.clone());
         Ok(StartOutcome::Started(cmd.attempt))
     }
@@ -177,14 +223,15 @@ impl HotStore for EmbeddedStore {
         id: &AttemptId,
     ) -> HotResult<Option<AttemptState>> {
         let c = self.campaign(campaign);
-        let shard = c.shard(participant);
+        let shard = c.shard(participant).await;
         Ok(shard.attempts.get(&(participant.clone(), id.clone())).cloned())
     }
 
     async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
         let c = self.campaign(&cmd.campaign);
-        let mut shard = c.shard(&cmd.participant);
-        let Some(a) = shard.attempts.get_mut(&(cmd.participant.clone(), cmd.attempt.clone())) else {
+        let mut shard = c.shard(&cmd.participant).await;
+        let key = (cmd.participant.clone(), cmd.attempt.clone());
+        let Some(a) = shard.attempts.get(&key) else {
             return Ok(AnswerOutcome::AttemptNotFound);
         };
         let Some(index) = a.questions.iter().position(|q| q.id == cmd.question) else {
@@ -206,6 +253,16 @@ impl HotStore for EmbeddedStore {
         let score_before = a.answers.iter().flatten().map(|j| u64::from(j.points)).sum();
         let (judged, cursor) =
             scoring::judge(q.correct_mask, cmd.choice_mask, q.points, score_before, a.cursor, cmd.now, a.limit_ms);
+        let body = EventBody::Answered {
+            participant: cmd.participant.clone(),
+            attempt: cmd.attempt.clone(),
+            question: cmd.question.clone(),
+            index: index as u32,
+            judged,
+            cursor,
+        };
+        self.commit(&cmd.campaign, cmd.now, body).await?;
+        let a = shard.attempts.get_mut(&key).expect("checked above");
         a.answers[index] = Some(judged);
         a.cursor = cursor;
         Ok(AnswerOutcome::Judged(Answered { index, correct_mask, judged }))
@@ -213,14 +270,15 @@ impl HotStore for EmbeddedStore {
 
     async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome> {
         let c = self.campaign(&cmd.campaign);
-        let mut guard = c.shard(&cmd.participant);
+        let mut guard = c.shard(&cmd.participant).await;
         let shard = &mut *guard;
-        let Some(a) = shard.attempts.get_mut(&(cmd.participant.clone(), cmd.attempt.clone())) else {
+        let key = (cmd.participant.clone(), cmd.attempt.clone());
+        let Some(a) = shard.attempts.get(&key) else {
             return Ok(FinishOutcome::AttemptNotFound);
         };
         let p = shard
             .participants
-            .get_mut(&cmd.participant)
+            .get(&cmd.participant)
             .ok_or_else(|| HotError::Corrupt("attempt without participant".into()))?;
         if let Some(finished) = a.finished {
             let best = p.state.best.ok_or_else(|| HotError::Corrupt("finished attempt without a best".into()))?;
@@ -228,22 +286,33 @@ impl HotStore for EmbeddedStore {
         }
         let totals = scoring::totals(a.answers.iter().flatten(), a.questions.len(), a.limit_ms);
         let finished = Finished { totals, reached_at: scoring::finished_at(cmd.now, a.expires_at) };
-        a.finished = Some(finished);
+        let result = LeaderResult { score: totals.score, total_ms: totals.total_ms, reached_ms: finished.reached_at };
+        let old = p.state.best;
+        let improved = scoring::is_better(result, old);
+        let best = if improved { result } else { old.expect("not better than nothing") };
+        let body = EventBody::AttemptFinished {
+            participant: cmd.participant.clone(),
+            attempt: cmd.attempt.clone(),
+            totals,
+            reached_at: finished.reached_at,
+            best: best.into(),
+        };
+        self.commit(&cmd.campaign, cmd.now, body).await?;
+        shard.attempts.get_mut(&key).expect("checked above").finished = Some(finished);
+        let p = shard.participants.get_mut(&cmd.participant).expect("checked above");
         if p.state.open_attempt.as_ref() == Some(&cmd.attempt) {
             p.state.open_attempt = None;
         }
-        let result = LeaderResult { score: totals.score, total_ms: totals.total_ms, reached_ms: finished.reached_at };
-        let old = p.state.best;
-        if scoring::is_better(result, old) {
+        if improved {
             p.state.best = Some(result);
             let delta = result.score - old.map_or(0, |b| b.score);
             let first = u64::from(old.is_none());
-            bump(&mut shard.agg, &p.places, &p.state.unit, |agg| {
+            let (places, unit) = (p.places.clone(), p.state.unit.clone());
+            bump(&mut shard.agg, &places, &unit, |agg| {
                 agg.best_sum += delta;
                 agg.best_count += first;
             });
         }
-        let best = p.state.best.expect("set above");
         Ok(FinishOutcome::Finished { finished, best, newly: true })
     }
 
@@ -272,7 +341,7 @@ impl HotStore for EmbeddedStore {
         let Some(set) = all.get(board) else { return Ok(BoardPage::default()) };
         let entries = set
             .order
-            .range(offset as usize, limit as usize)
+            .range(usize::try_from(offset).unwrap_or(usize::MAX), limit as usize)
             .into_iter()
             .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
             .collect();
@@ -292,14 +361,18 @@ impl HotStore for EmbeddedStore {
 
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
         let c = self.campaign(campaign);
-        Ok(ids.iter().map(|id| c.shard(id).participants.get(id).map(|p| p.state.nickname.clone())).collect())
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(c.shard(id).await.participants.get(id).map(|p| p.state.nickname.clone()));
+        }
+        Ok(out)
     }
 
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
         let c = self.campaign(campaign);
         let mut out = Aggregates::default();
         for shard in &c.shards {
-            let s = shard.lock().expect("shard lock poisoned");
+            let s = shard.lock().await;
             out.participants += s.agg.participants;
             for (k, v) in &s.agg.places {
                 add(out.places.entry(k.clone()).or_default(), v);
@@ -312,6 +385,34 @@ impl HotStore for EmbeddedStore {
     }
 
     async fn ping(&self) -> HotResult<()> {
+        Ok(())
+    }
+
+    async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
+        self.campaigns.write().expect("campaigns lock poisoned").remove(campaign);
+        Ok(())
+    }
+
+    async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()> {
+        let c = self.campaign(campaign);
+        let mut shard = c.shard(&p.state.id).await;
+        shard.agg.participants += 1;
+        let best = p.state.best;
+        bump(&mut shard.agg, &p.places, &p.state.unit, |a| {
+            a.participants += 1;
+            if let Some(b) = best {
+                a.best_sum += b.score;
+                a.best_count += 1;
+            }
+        });
+        shard.participants.insert(p.state.id.clone(), Participant { state: p.state, places: p.places });
+        Ok(())
+    }
+
+    async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()> {
+        let c = self.campaign(campaign);
+        let mut shard = c.shard(&a.participant).await;
+        shard.attempts.insert((a.participant.clone(), a.id.clone()), a);
         Ok(())
     }
 }

@@ -8,6 +8,9 @@
 //!   clock, result); expires a day after it closes.
 //! - `P{v1:C:S}:agg` — hash: the shard's counters per place and unit (`p:<id>:n`,
 //!   `p:<id>:bs` sum of best scores, `p:<id>:bc` count of bests; `u:<id>:…` likewise; `all:n`).
+//! - `P{v1:C:S}:events` — stream: the shard's events (`baton_core::events`, field `e`), read
+//!   by the archiver's consumer group `archiver`; `P{v1:C:S}:dead` — stream: events the
+//!   archiver could not apply, with the reason.
 //! - `Pv1:C:lb:score`, `Pv1:C:lb:r:<place>`, `Pv1:C:lb:u:<unit>` — sorted sets: leaderboards,
 //!   members participant ids, scores from `baton_core::leader`.
 //!
@@ -55,6 +58,23 @@ impl Keys {
         self.aggregates(c, p.shard(self.shards))
     }
 
+    pub fn events(&self, c: &CampaignId, shard: u16) -> String {
+        format!("{}:events", self.tag(c, shard))
+    }
+
+    pub fn events_of(&self, c: &CampaignId, p: &ParticipantId) -> String {
+        self.events(c, p.shard(self.shards))
+    }
+
+    pub fn dead_letters(&self, c: &CampaignId, shard: u16) -> String {
+        format!("{}:dead", self.tag(c, shard))
+    }
+
+    /// `SCAN` patterns of a campaign's hot state: its shard tags and its leaderboards.
+    pub fn campaign_patterns(&self, c: &CampaignId) -> [String; 2] {
+        [format!("{}{{v1:{}:*", glob_escape(&self.prefix), c), format!("{}v1:{}:lb:*", glob_escape(&self.prefix), c)]
+    }
+
     pub fn board(&self, c: &CampaignId, b: &Board) -> String {
         match b {
             Board::Score => format!("{}v1:{}:lb:score", self.prefix, c),
@@ -62,6 +82,17 @@ impl Keys {
             Board::Unit(u) => format!("{}v1:{}:lb:u:{}", self.prefix, c, u),
         }
     }
+}
+
+/// Escapes glob characters of a key prefix for `SCAN MATCH`.
+fn glob_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, ch| {
+        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+        out
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod sorted;
 use async_trait::async_trait;
 use baton_core::Millis;
 use baton_core::draw::DrawnQuestion;
+use baton_core::events::Event;
 use baton_core::ids::{AttemptId, CampaignId, Nickname, ParticipantId, PlaceId, QuestionId, UnitId};
 use baton_core::leader::LeaderResult;
 use baton_core::scoring::{Judged, Totals};
@@ -219,7 +220,23 @@ pub struct Aggregates {
     pub units: HashMap<UnitId, Aggregate>,
 }
 
-/// The hot store. Every participant write is one atomic operation on that participant's state.
+/// Where the embedded store puts events: [`EventSink::commit`] returns once they are durable
+/// (the all-in-one process commits them to SQLite in groups), and only then does the change
+/// they describe become visible and get acknowledged.
+#[async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    async fn commit(&self, events: Vec<Event>) -> Result<(), String>;
+}
+
+/// A participant as a rebuild puts it back: the state and the places it counts towards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredParticipant {
+    pub state: ParticipantState,
+    pub places: Vec<PlaceId>,
+}
+
+/// The hot store. Every participant write is one atomic operation on that participant's state,
+/// and appends the event describing the change in that same operation.
 #[async_trait]
 pub trait HotStore: Send + Sync + 'static {
     /// Creates the participant, or returns it unchanged if it exists.
@@ -257,4 +274,13 @@ pub trait HotStore: Send + Sync + 'static {
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates>;
     /// Whether the store answers (readiness).
     async fn ping(&self) -> HotResult<()>;
+
+    /// Removes a campaign's hot state (participants, attempts, counters, leaderboards) before
+    /// a rebuild. Event streams are kept: they may hold events not archived yet.
+    async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()>;
+    /// Puts a participant back as the record says (rebuild; no event). Adds to the counters,
+    /// so it is meant for a campaign just cleared.
+    async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()>;
+    /// Puts an attempt back as the record says (rebuild; no event).
+    async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()>;
 }

@@ -12,6 +12,7 @@ use crate::keys::Keys;
 use crate::*;
 use ::redis::Value;
 use ::redis::aio::ConnectionManager;
+use baton_core::events::{Event, EventBody};
 use baton_core::scoring::GRACE_MS;
 
 /// How long an attempt stays readable after it closed (for a late reload or a retried finish).
@@ -168,7 +169,7 @@ fn attempt_fields(a: &AttemptState) -> Vec<String> {
         "cursor".into(),
         a.cursor.to_string(),
         "score".into(),
-        "0".into(),
+        a.answers.iter().flatten().map(|j| u64::from(j.points)).sum::<u64>().to_string(),
         "q".into(),
         serde_json::to_string(&a.questions).expect("drawn questions serialize"),
     ];
@@ -181,6 +182,24 @@ fn attempt_fields(a: &AttemptState) -> Vec<String> {
             format!("pt{i}"),
             q.points.to_string(),
         ]);
+    }
+    // A rebuilt attempt carries its answers and result (a new one has none).
+    for (i, j) in a.answers.iter().enumerate() {
+        if let Some(j) = j {
+            let rec = [
+                u64::from(j.choice_mask),
+                u64::from(j.correct),
+                u64::from(j.points),
+                u64::from(j.timed_out),
+                j.elapsed_ms,
+                j.attempt_score,
+            ];
+            f.extend([format!("r{i}"), rec.map(|x| x.to_string()).join(",")]);
+        }
+    }
+    if let Some(fin) = &a.finished {
+        let t = fin.totals;
+        f.extend(["fin".into(), format!("{},{},{},{}", t.score, t.correct_count, t.total_ms, fin.reached_at)]);
     }
     f
 }
@@ -208,6 +227,27 @@ impl RedisStore {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// Every event still in a campaign's streams, shard by shard (tests and audits).
+    pub async fn stream_events(&self, campaign: &CampaignId) -> HotResult<Vec<Event>> {
+        let mut out = Vec::new();
+        for shard in 0..self.keys.shards() {
+            let v: Value = ::redis::cmd("XRANGE")
+                .arg(self.keys.events(campaign, shard))
+                .arg("-")
+                .arg("+")
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            for entry in items(v)? {
+                let mut parts = items(entry)?.into_iter();
+                let fields = hash(parts.nth(1).ok_or_else(|| corrupt("stream entry without fields"))?)?;
+                let e = fields.get("e").ok_or_else(|| corrupt("stream entry without an event"))?;
+                out.push(Event::from_json(e).map_err(corrupt)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn run(&self, keys: &[String], args: &[String]) -> HotResult<Vec<Value>> {
@@ -245,7 +285,19 @@ impl HotStore for RedisStore {
         let keys = [
             self.keys.participant(&cmd.campaign, &cmd.participant),
             self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
+            self.keys.events_of(&cmd.campaign, &cmd.participant),
         ];
+        let event = Event::new(
+            cmd.campaign.clone(),
+            cmd.now,
+            EventBody::Joined {
+                participant: cmd.participant.clone(),
+                region: cmd.region.clone(),
+                unit: cmd.unit.clone(),
+                nickname: cmd.nickname.as_str().to_owned(),
+                places: cmd.places.clone(),
+            },
+        );
         let args = [
             "join".to_owned(),
             cmd.region.to_string(),
@@ -253,6 +305,7 @@ impl HotStore for RedisStore {
             cmd.nickname.as_str().to_owned(),
             cmd.now.to_string(),
             aggs.join(","),
+            event.to_json(),
         ];
         let mut reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
@@ -283,8 +336,21 @@ impl HotStore for RedisStore {
         let keys = [
             self.keys.participant(&cmd.campaign, &cmd.participant),
             self.keys.attempt(&cmd.campaign, &cmd.participant, &a.id),
+            self.keys.events_of(&cmd.campaign, &cmd.participant),
         ];
         let ttl = a.expires_at - a.started_at + ATTEMPT_RETENTION_MS;
+        let event = Event::new(
+            cmd.campaign.clone(),
+            a.started_at,
+            EventBody::AttemptStarted {
+                participant: cmd.participant.clone(),
+                attempt: a.id.clone(),
+                expires_at: a.expires_at,
+                limit_ms: a.limit_ms,
+                day: cmd.day,
+                questions: a.questions.clone(),
+            },
+        );
         let mut args = vec![
             "start".to_owned(),
             a.id.to_string(),
@@ -292,6 +358,7 @@ impl HotStore for RedisStore {
             cmd.day.to_string(),
             cmd.per_day.to_string(),
             ttl.to_string(),
+            event.to_json(),
         ];
         args.extend(attempt_fields(a));
         let mut reply = self.run(&keys, &args).await?;
@@ -328,13 +395,19 @@ impl HotStore for RedisStore {
     }
 
     async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
-        let keys = [self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt)];
+        let keys = [
+            self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt),
+            self.keys.events_of(&cmd.campaign, &cmd.participant),
+        ];
         let args = [
             "answer".to_owned(),
             cmd.question.to_string(),
             cmd.choice_mask.to_string(),
             cmd.now.to_string(),
             GRACE_MS.to_string(),
+            cmd.campaign.to_string(),
+            cmd.participant.to_string(),
+            cmd.attempt.to_string(),
         ];
         let reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
@@ -361,9 +434,16 @@ impl HotStore for RedisStore {
             self.keys.attempt(&cmd.campaign, &cmd.participant, &cmd.attempt),
             self.keys.participant(&cmd.campaign, &cmd.participant),
             self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
+            self.keys.events_of(&cmd.campaign, &cmd.participant),
         ];
-        let args =
-            ["finish".to_owned(), cmd.attempt.to_string(), cmd.now.to_string(), ATTEMPT_RETENTION_MS.to_string()];
+        let args = [
+            "finish".to_owned(),
+            cmd.attempt.to_string(),
+            cmd.now.to_string(),
+            ATTEMPT_RETENTION_MS.to_string(),
+            cmd.campaign.to_string(),
+            cmd.participant.to_string(),
+        ];
         let reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
         match st.as_str() {
@@ -486,5 +566,65 @@ impl HotStore for RedisStore {
     async fn ping(&self) -> HotResult<()> {
         let _: String = ::redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
+        let mut conn = self.conn.clone();
+        for pattern in self.keys.campaign_patterns(campaign) {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                // Streams may hold events not archived yet: they stay.
+                let doomed: Vec<&String> =
+                    keys.iter().filter(|k| !k.ends_with(":events") && !k.ends_with(":dead")).collect();
+                if !doomed.is_empty() {
+                    let _: i64 =
+                        ::redis::cmd("UNLINK").arg(&doomed).query_async(&mut conn).await.map_err(unavailable)?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
+
+    async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()> {
+        let s = &p.state;
+        let mut aggs: Vec<String> = p.places.iter().map(|p| format!("p:{p}")).collect();
+        if let Some(u) = &s.unit {
+            aggs.push(format!("u:{u}"));
+        }
+        let keys = [self.keys.participant(campaign, &s.id), self.keys.aggregates_of(campaign, &s.id)];
+        let args = [
+            "restore_participant".to_owned(),
+            s.region.to_string(),
+            s.unit.as_ref().map(ToString::to_string).unwrap_or_default(),
+            s.nickname.clone(),
+            s.joined_at.to_string(),
+            aggs.join(","),
+            s.attempts_day.to_string(),
+            s.attempts_on_day.to_string(),
+            s.open_attempt.as_ref().map(ToString::to_string).unwrap_or_default(),
+            s.best.map(|b| format!("{},{},{}", b.score, b.total_ms, b.reached_ms)).unwrap_or_default(),
+        ];
+        self.run(&keys, &args).await.map(drop)
+    }
+
+    async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()> {
+        let keys = [self.keys.attempt(campaign, &a.participant, &a.id)];
+        let ttl = (a.expires_at - a.started_at).max(0) + ATTEMPT_RETENTION_MS;
+        let mut args = vec!["restore_attempt".to_owned(), ttl.to_string()];
+        args.extend(attempt_fields(&a));
+        self.run(&keys, &args).await.map(drop)
     }
 }
