@@ -83,15 +83,23 @@ impl CampaignHot {
 }
 
 /// The in-process hot store.
-#[derive(Default)]
+///
+/// Writes run to completion on their own task even if the request that asked for them goes
+/// away, so a change whose event was committed is always applied too.
+#[derive(Default, Clone)]
 pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
     campaigns: RwLock<HashMap<CampaignId, Arc<CampaignHot>>>,
     sink: Option<Arc<dyn EventSink>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedStore").field("durable", &self.sink.is_some()).finish_non_exhaustive()
+        f.debug_struct("EmbeddedStore").field("durable", &self.inner.sink.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -103,9 +111,26 @@ impl EmbeddedStore {
 
     /// A store that commits every change's event to `sink` before the change takes effect.
     pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
-        Self { campaigns: RwLock::default(), sink: Some(sink) }
+        Self { inner: Arc::new(Inner { campaigns: RwLock::default(), sink: Some(sink) }) }
     }
 
+    fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
+        self.inner.campaign(id)
+    }
+
+    /// Runs a write on its own task, so it is not abandoned halfway if the caller is dropped.
+    async fn detached<T, F>(&self, f: impl FnOnce(Arc<Inner>) -> F) -> HotResult<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = HotResult<T>> + Send + 'static,
+    {
+        tokio::spawn(f(self.inner.clone()))
+            .await
+            .map_err(|e| HotError::Corrupt(format!("a store write failed: {e}")))?
+    }
+}
+
+impl Inner {
     fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
         if let Some(c) = self.campaigns.read().expect("campaigns lock poisoned").get(id) {
             return c.clone();
@@ -138,6 +163,147 @@ fn bump(agg: &mut Aggregates, places: &[PlaceId], unit: &Option<UnitId>, f: impl
 #[async_trait]
 impl HotStore for EmbeddedStore {
     async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
+        self.detached(move |inner| async move { inner.join(cmd).await }).await
+    }
+
+    async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
+        let c = self.campaign(campaign);
+        let shard = c.shard(id).await;
+        Ok(shard.participants.get(id).map(|p| p.state.clone()))
+    }
+
+    async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
+        self.detached(move |inner| async move { inner.start_attempt(cmd).await }).await
+    }
+
+    async fn attempt(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        id: &AttemptId,
+    ) -> HotResult<Option<AttemptState>> {
+        let c = self.campaign(campaign);
+        let shard = c.shard(participant).await;
+        Ok(shard.attempts.get(&(participant.clone(), id.clone())).cloned())
+    }
+
+    async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
+        self.detached(move |inner| async move { inner.answer(cmd).await }).await
+    }
+
+    async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome> {
+        self.detached(move |inner| async move { inner.finish(cmd).await }).await
+    }
+
+    async fn publish_best(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        key: u64,
+        boards: &[Board],
+    ) -> HotResult<Vec<Standing>> {
+        let c = self.campaign(campaign);
+        let mut all = c.boards.lock().expect("boards lock poisoned");
+        Ok(boards
+            .iter()
+            .map(|b| {
+                let set = all.entry(b.clone()).or_default();
+                set.add_gt(participant, key);
+                set.standing(participant).expect("just added")
+            })
+            .collect())
+    }
+
+    async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
+        let c = self.campaign(campaign);
+        let all = c.boards.lock().expect("boards lock poisoned");
+        let Some(set) = all.get(board) else { return Ok(BoardPage::default()) };
+        let entries = set
+            .order
+            .range(usize::try_from(offset).unwrap_or(usize::MAX), limit as usize)
+            .into_iter()
+            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
+            .collect();
+        Ok(BoardPage { entries, total: set.order.len() as u64 })
+    }
+
+    async fn standing(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+    ) -> HotResult<Option<Standing>> {
+        let c = self.campaign(campaign);
+        let all = c.boards.lock().expect("boards lock poisoned");
+        Ok(all.get(board).and_then(|s| s.standing(participant)))
+    }
+
+    async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
+        let c = self.campaign(campaign);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(c.shard(id).await.participants.get(id).map(|p| p.state.nickname.clone()));
+        }
+        Ok(out)
+    }
+
+    async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
+        let c = self.campaign(campaign);
+        let mut out = Aggregates::default();
+        for shard in &c.shards {
+            let s = shard.lock().await;
+            out.participants += s.agg.participants;
+            for (k, v) in &s.agg.places {
+                add(out.places.entry(k.clone()).or_default(), v);
+            }
+            for (k, v) in &s.agg.units {
+                add(out.units.entry(k.clone()).or_default(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ping(&self) -> HotResult<()> {
+        Ok(())
+    }
+
+    async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
+        self.inner.campaigns.write().expect("campaigns lock poisoned").remove(campaign);
+        Ok(())
+    }
+
+    async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()> {
+        let c = self.campaign(campaign);
+        let mut shard = c.shard(&p.state.id).await;
+        shard.agg.participants += 1;
+        let best = p.state.best;
+        bump(&mut shard.agg, &p.places, &p.state.unit, |a| {
+            a.participants += 1;
+            if let Some(b) = best {
+                a.best_sum += b.score;
+                a.best_count += 1;
+            }
+        });
+        shard.participants.insert(p.state.id.clone(), Participant { state: p.state, places: p.places });
+        Ok(())
+    }
+
+    async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()> {
+        let c = self.campaign(campaign);
+        let mut shard = c.shard(&a.participant).await;
+        shard.attempts.insert((a.participant.clone(), a.id.clone()), a);
+        Ok(())
+    }
+}
+
+fn add(into: &mut Aggregate, from: &Aggregate) {
+    into.participants += from.participants;
+    into.best_sum += from.best_sum;
+    into.best_count += from.best_count;
+}
+
+impl Inner {
+    async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
         let c = self.campaign(&cmd.campaign);
         let mut shard = c.shard(&cmd.participant).await;
         if let Some(p) = shard.participants.get(&cmd.participant) {
@@ -166,12 +332,6 @@ impl HotStore for EmbeddedStore {
         bump(&mut shard.agg, &cmd.places, &cmd.unit, |a| a.participants += 1);
         shard.participants.insert(cmd.participant, Participant { state: state.clone(), places: cmd.places });
         Ok(JoinOutcome::Created(state))
-    }
-
-    async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
-        let c = self.campaign(campaign);
-        let shard = c.shard(id).await;
-        Ok(shard.participants.get(id).map(|p| p.state.clone()))
     }
 
     async fn start_attempt(&self, cmd: StartCmd) -> HotResult<StartOutcome> {
@@ -214,17 +374,6 @@ impl HotStore for EmbeddedStore {
         shard.participants.get_mut(&cmd.participant).expect("checked above").state = state;
         shard.attempts.insert((cmd.participant, cmd.attempt.id.clone()), cmd.attempt.clone());
         Ok(StartOutcome::Started(cmd.attempt))
-    }
-
-    async fn attempt(
-        &self,
-        campaign: &CampaignId,
-        participant: &ParticipantId,
-        id: &AttemptId,
-    ) -> HotResult<Option<AttemptState>> {
-        let c = self.campaign(campaign);
-        let shard = c.shard(participant).await;
-        Ok(shard.attempts.get(&(participant.clone(), id.clone())).cloned())
     }
 
     async fn answer(&self, cmd: AnswerCmd) -> HotResult<AnswerOutcome> {
@@ -315,110 +464,4 @@ impl HotStore for EmbeddedStore {
         }
         Ok(FinishOutcome::Finished { finished, best, newly: true })
     }
-
-    async fn publish_best(
-        &self,
-        campaign: &CampaignId,
-        participant: &ParticipantId,
-        key: u64,
-        boards: &[Board],
-    ) -> HotResult<Vec<Standing>> {
-        let c = self.campaign(campaign);
-        let mut all = c.boards.lock().expect("boards lock poisoned");
-        Ok(boards
-            .iter()
-            .map(|b| {
-                let set = all.entry(b.clone()).or_default();
-                set.add_gt(participant, key);
-                set.standing(participant).expect("just added")
-            })
-            .collect())
-    }
-
-    async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
-        let c = self.campaign(campaign);
-        let all = c.boards.lock().expect("boards lock poisoned");
-        let Some(set) = all.get(board) else { return Ok(BoardPage::default()) };
-        let entries = set
-            .order
-            .range(usize::try_from(offset).unwrap_or(usize::MAX), limit as usize)
-            .into_iter()
-            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
-            .collect();
-        Ok(BoardPage { entries, total: set.order.len() as u64 })
-    }
-
-    async fn standing(
-        &self,
-        campaign: &CampaignId,
-        board: &Board,
-        participant: &ParticipantId,
-    ) -> HotResult<Option<Standing>> {
-        let c = self.campaign(campaign);
-        let all = c.boards.lock().expect("boards lock poisoned");
-        Ok(all.get(board).and_then(|s| s.standing(participant)))
-    }
-
-    async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
-        let c = self.campaign(campaign);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(c.shard(id).await.participants.get(id).map(|p| p.state.nickname.clone()));
-        }
-        Ok(out)
-    }
-
-    async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
-        let c = self.campaign(campaign);
-        let mut out = Aggregates::default();
-        for shard in &c.shards {
-            let s = shard.lock().await;
-            out.participants += s.agg.participants;
-            for (k, v) in &s.agg.places {
-                add(out.places.entry(k.clone()).or_default(), v);
-            }
-            for (k, v) in &s.agg.units {
-                add(out.units.entry(k.clone()).or_default(), v);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn ping(&self) -> HotResult<()> {
-        Ok(())
-    }
-
-    async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
-        self.campaigns.write().expect("campaigns lock poisoned").remove(campaign);
-        Ok(())
-    }
-
-    async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()> {
-        let c = self.campaign(campaign);
-        let mut shard = c.shard(&p.state.id).await;
-        shard.agg.participants += 1;
-        let best = p.state.best;
-        bump(&mut shard.agg, &p.places, &p.state.unit, |a| {
-            a.participants += 1;
-            if let Some(b) = best {
-                a.best_sum += b.score;
-                a.best_count += 1;
-            }
-        });
-        shard.participants.insert(p.state.id.clone(), Participant { state: p.state, places: p.places });
-        Ok(())
-    }
-
-    async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()> {
-        let c = self.campaign(campaign);
-        let mut shard = c.shard(&a.participant).await;
-        shard.attempts.insert((a.participant.clone(), a.id.clone()), a);
-        Ok(())
-    }
-}
-
-fn add(into: &mut Aggregate, from: &Aggregate) {
-    into.participants += from.participants;
-    into.best_sum += from.best_sum;
-    into.best_count += from.best_count;
 }
