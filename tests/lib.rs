@@ -126,19 +126,17 @@ impl TestApp {
         };
         tweak(&mut config);
         let clock = ManualClock::new(NOON);
-        let services = Services::connect(config, Arc::new(clock.clone())).await.expect("the app starts");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let addr = listener.local_addr().unwrap();
-        let app_services = services.clone();
-        let server = actix_web::HttpServer::new(move || baton::app::app(app_services.clone()))
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .expect("listens")
-            .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self { addr, clock, services, server: handle, _redis: redis, _pg: pg, _sqlite: sqlite }
+        let (addr, services, server) = serve(config, &clock).await;
+        Self { addr, clock, services, server, _redis: redis, _pg: pg, _sqlite: sqlite }
+    }
+
+    /// Stops this process's app and starts a new one on the same stores and configuration, as
+    /// a restart (or another pod) would.
+    pub async fn restart(mut self) -> Self {
+        self.server.stop(true).await;
+        let (addr, services, server) = serve(self.services.config.clone(), &self.clock).await;
+        (self.addr, self.services, self.server) = (addr, services, server);
+        self
     }
 
     /// Sends one raw HTTP/1.1 request and reads the whole response.
@@ -254,6 +252,25 @@ impl TestApp {
         }
         self.finish(who, &aid).await
     }
+}
+
+async fn serve(
+    config: ServeConfig,
+    clock: &ManualClock,
+) -> (std::net::SocketAddr, Services, actix_web::dev::ServerHandle) {
+    let services = Services::connect(config, Arc::new(clock.clone())).await.expect("the app starts");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = listener.local_addr().unwrap();
+    let app_services = services.clone();
+    let server = actix_web::HttpServer::new(move || baton::app::app(app_services.clone()))
+        .workers(2)
+        .disable_signals()
+        .listen(listener)
+        .expect("listens")
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (addr, services, handle)
 }
 
 impl Drop for TestApp {

@@ -6,11 +6,12 @@
 //! and rebuilds an equal document. Times are kept to the millisecond.
 
 use crate::error::{self, DbError};
+use crate::sql::{Val, Values};
 use crate::{Db, now_ms};
 use baton_core::campaign::{CampaignDoc, Category, Level, PlaceDoc, Question, QuestionKind, Rules, Unit, UnitKind};
 use baton_core::ids::{CampaignId, PlaceId, QuestionId, UnitId};
 use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyConnection, AssertSqlSafe};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 /// What [`Db::put_campaign`] did.
@@ -260,16 +261,6 @@ fn question(
     })
 }
 
-/// One bound value of a row to insert.
-enum Val<'a> {
-    Str(&'a str),
-    Owned(String),
-    OptStr(Option<&'a str>),
-    OptOwned(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-}
-
 /// A table and the columns [`insert_rows`] fills, in the order of each row's values.
 struct Table {
     name: &'static str,
@@ -298,46 +289,10 @@ const QUESTIONS: Table = Table {
     ],
 };
 
-/// Most bound parameters in one statement: below SQLite's historic limit of 999.
-const MAX_PARAMS: usize = 900;
-
-/// Inserts rows a few hundred at a time (one round trip per batch, not per row). The SQL text
-/// is built only from the constant table and column names; every value is bound as `$n`, which
-/// both engines accept (sqlx's `QueryBuilder` cannot be used here: through `Any` it writes `?`
-/// placeholders, which PostgreSQL rejects).
+/// Inserts rows a few hundred at a time (one round trip per batch, not per row).
 async fn insert_rows(conn: &mut AnyConnection, table: Table, rows: &[Vec<Val<'_>>]) -> Result<(), sqlx::Error> {
-    let width = table.columns.len();
-    let per_batch = (MAX_PARAMS / width).max(1);
-    for batch in rows.chunks(per_batch) {
-        let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name, table.columns.join(", "));
-        for (r, _) in batch.iter().enumerate() {
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            for c in 0..width {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(r * width + c + 1).to_string());
-            }
-            sql.push(')');
-        }
-        let mut q = sqlx::query::<Any>(AssertSqlSafe(sql));
-        for row in batch {
-            debug_assert_eq!(row.len(), width);
-            for v in row {
-                q = match v {
-                    Val::Str(s) => q.bind(*s),
-                    Val::Owned(s) => q.bind(s.as_str()),
-                    Val::OptStr(s) => q.bind(*s),
-                    Val::OptOwned(s) => q.bind(s.as_deref()),
-                    Val::Int(i) => q.bind(*i),
-                    Val::OptInt(i) => q.bind(*i),
-                };
-            }
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
+    let head = format!("INSERT INTO {} ({}) ", table.name, table.columns.join(", "));
+    Values { head: &head, tail: "", width: table.columns.len() }.execute(conn, rows).await.map(drop)
 }
 
 /// A document turned into the values to store.

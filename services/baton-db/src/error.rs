@@ -50,6 +50,14 @@ pub enum DbError {
     Invalid(String),
 
     #[error(
+        "event {event_id:?} of campaign {campaign} is not stored: page from an event that a previous page returned"
+    )]
+    UnknownEvent { campaign: CampaignId, event_id: String },
+
+    #[error("cannot write the export: is the disk full, or did the client go away?")]
+    Write(#[source] std::io::Error),
+
+    #[error(
         "stored data is not valid ({0}): was the database written by another version of Baton, \
          or edited by hand?"
     )]

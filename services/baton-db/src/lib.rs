@@ -1,33 +1,48 @@
-//! Baton's system of record: campaigns, participants and signing keys in PostgreSQL or SQLite.
+//! Baton's system of record in PostgreSQL or SQLite: campaigns, signing keys, and the log of
+//! every change (events) with what it builds: participants, attempts, answers, best results.
 //!
 //! One [`Db`] speaks to either engine through sqlx's `Any` driver, chosen by the URL's scheme
 //! (`postgres://…` or `sqlite://…`). The schema is plain and portable so that both engines read
-//! back the same Rust values: TEXT ids, BIGINT epoch-millisecond times, TEXT JSON where a list
-//! is needed. Migrations live per engine in `migrations/postgres/` and `migrations/sqlite/` and
+//! back the same Rust values: TEXT ids, BIGINT epoch-millisecond times and integers (INTEGER 0/1
+//! for booleans), TEXT JSON where a list is needed. Migrations live per engine in `migrations/postgres/` and `migrations/sqlite/` and
 //! create the same tables. Every SQL statement of Baton lives in this crate; nothing a client
 //! sends becomes SQL text (values are always bound).
 //!
 //! The SQL differs between engines only in how a transaction starts ([`Db`] uses
-//! `BEGIN IMMEDIATE` on SQLite so writers queue on the busy timeout instead of failing) and in
-//! the table lock that makes creating the signing key race-free on PostgreSQL.
+//! `BEGIN IMMEDIATE` on SQLite so writers queue on the busy timeout instead of failing), in the
+//! table locks that serialize creating the signing key and applying event batches on
+//! PostgreSQL (SQLite's write lock does that there), and in `COLLATE "C"`, which makes
+//! PostgreSQL order ids bytewise as SQLite (and Redis) do where an order is published.
 //!
 //! # Layout
 //! - [`Db`] (here): connecting, migrating, readiness, transactions.
 //! - [`campaigns`]: a campaign document stored piece by piece and rebuilt exactly.
 //! - [`participants`]: who joined, where, and through whom ([`ParticipantRow`]).
+//! - [`events`]: the event log and the projections it builds ([`Db::apply_events`]),
+//!   idempotent and independent of the order events arrive in.
+//! - [`rebuild`]: what the hot store is rebuilt from ([`RebuiltParticipant`], [`RebuiltAttempt`]).
+//! - [`export`]: CSV exports streamed from the database ([`ExportKind`]).
 //! - [`keys`]: the token-signing key every process shares.
 //! - [`error`]: [`DbError`], whose messages say what to do.
 //! - [`url`]: URL handling: engine by scheme, SQLite defaults, passwords kept out of messages.
+//! - `sql` (private): multi-row statements (`VALUES` lists) shared by the writers.
 
 pub mod campaigns;
 pub mod error;
+pub mod events;
+pub mod export;
 pub mod keys;
 pub mod participants;
+pub mod rebuild;
+mod sql;
 pub mod url;
 
 pub use campaigns::PutOutcome;
 pub use error::DbError;
+pub use events::Applied;
+pub use export::ExportKind;
 pub use participants::ParticipantRow;
+pub use rebuild::{RebuiltAttempt, RebuiltParticipant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};

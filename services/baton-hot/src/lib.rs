@@ -189,6 +189,15 @@ pub enum Board {
     Unit(UnitId),
 }
 
+/// The boards a participant's best result stands on: everyone, every place it counts towards
+/// (its own and every one above), its unit.
+pub fn boards_for(places: &[PlaceId], unit: Option<&UnitId>) -> Vec<Board> {
+    let mut boards = vec![Board::Score];
+    boards.extend(places.iter().cloned().map(Board::Region));
+    boards.extend(unit.cloned().map(Board::Unit));
+    boards
+}
+
 /// A participant's place on a board: 0-based rank and how many are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {

@@ -430,10 +430,7 @@ async fn answer(
 /// their unit.
 pub(crate) fn boards_of(c: &Campaign, p: &ParticipantState) -> Vec<Board> {
     let home = p.unit.as_ref().and_then(|u| c.unit(u)).map_or(&p.region, |u| &u.region_id);
-    let mut boards = vec![Board::Score];
-    boards.extend(c.ancestors(home).into_iter().map(Board::Region));
-    boards.extend(p.unit.clone().map(Board::Unit));
-    boards
+    boards_for(&c.ancestors(home), p.unit.as_ref())
 }
 
 /// Closes an attempt and puts the participant's best on its boards. Returns the finish and

@@ -13,6 +13,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, get, web};
 use anyhow::Context;
+use baton_archiver::committer::GroupCommitter;
+use baton_archiver::metrics::ArchiverMetrics;
+use baton_archiver::rebuild::rebuild;
+use baton_archiver::redis::{Archiver, ArchiverConfig};
 use baton_core::campaign::Campaign;
 use baton_db::Db;
 use baton_hot::HotStore;
@@ -61,6 +65,7 @@ pub struct Services {
     pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    pub archiver_metrics: ArchiverMetrics,
     openapi_json: Arc<String>,
     route_table: Arc<RouteTable>,
 }
@@ -78,13 +83,19 @@ impl Services {
                 tracing::info!(campaign.id = %demo.id, questions = demo.questions.len(), "demo campaign loaded");
             }
         }
+        let process_metrics = Metrics::new();
+        let archiver_metrics = ArchiverMetrics::new(&process_metrics.registry);
         let store: Arc<dyn HotStore> = match &config.redis_url {
             Some(url) => {
                 Arc::new(RedisStore::connect(url, &config.redis_prefix, config.redis_shards).await.with_context(
                     || "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL)".to_owned(),
                 )?)
             }
-            None => Arc::new(EmbeddedStore::new()),
+            // The embedded store commits every change's event to SQL before acknowledging it.
+            None => Arc::new(EmbeddedStore::with_sink(Arc::new(GroupCommitter::start(
+                db.clone(),
+                archiver_metrics.clone(),
+            )))),
         };
         let keys = if config.jwt_keys.is_empty() {
             let (kid, secret) = db.signing_key().await?;
@@ -103,11 +114,20 @@ impl Services {
             campaigns: Campaigns::default(),
             tokens,
             clock,
-            metrics: Metrics::new(),
+            metrics: process_metrics,
+            archiver_metrics,
             openapi_json,
             route_table,
         };
         s.reload_campaigns().await?;
+        if s.config.redis_url.is_none() {
+            // The embedded store starts empty: put every campaign's hot state back from SQL.
+            for id in s.campaigns.ids() {
+                let c = s.campaigns.get(&id).expect("just loaded");
+                let summary = rebuild(&s.db, &*s.store, &c, s.clock.now_ms(), |_| {}).await?;
+                tracing::info!(campaign.id = %id, participants = summary.participants, attempts = summary.attempts, "hot state rebuilt from the database");
+            }
+        }
         Ok(s)
     }
 
@@ -225,10 +245,21 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
         })
     };
     tracing::info!(listen = %addr, roles = %s.config.roles, campaigns = s.campaigns.ids().len(), "baton serving");
+    let archiver = match (&s.config.redis_url, s.config.roles.has(Role::Archiver)) {
+        (Some(url), true) => {
+            let archiver = start_archiver(&s, url, ArchiverConfig::new(consumer_name())).await?;
+            Some(tokio::spawn(archiver.run(std::future::pending())))
+        }
+        _ => None,
+    };
     let app_services = s.clone();
     let server = actix_web::HttpServer::new(move || app(app_services.clone())).listen(listener)?.run();
     let result = server.await;
     refresher.abort();
+    if let Some(a) = archiver {
+        // Stopping mid-round is safe: what was not acknowledged is delivered again.
+        a.abort();
+    }
     result.context("HTTP server failed")
 }
 
@@ -287,6 +318,28 @@ async fn not_routed(req: actix_web::HttpRequest, table: web::Data<Arc<RouteTable
         ));
     }
     baton_http::problem::route_not_found().await
+}
+
+/// This process's name as an archiver consumer: host and process id.
+pub fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "baton".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// An archiver consumer reading the streams of every campaign `s` serves.
+pub async fn start_archiver(s: &Services, redis_url: &str, config: ArchiverConfig) -> anyhow::Result<Archiver> {
+    let campaigns = s.campaigns.clone();
+    let keys = baton_hot::keys::Keys::new(&s.config.redis_prefix, s.config.redis_shards);
+    Archiver::connect(
+        redis_url,
+        keys,
+        s.db.clone(),
+        s.archiver_metrics.clone(),
+        config,
+        Arc::new(move || campaigns.ids()),
+    )
+    .await
+    .context("starting the archiver (check --redis-url)")
 }
 
 struct Readiness {

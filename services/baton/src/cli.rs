@@ -50,6 +50,21 @@ pub enum Command {
     /// Import or export campaigns.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Rebuild a campaign's state in Redis from the database (the embedded store rebuilds
+    /// itself at every start).
+    Rebuild {
+        /// The campaign id.
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Write a campaign's participants, results or units as CSV (UTF-8 with BOM) to stdout.
+    Export {
+        /// participants, results or units.
+        kind: String,
+        /// The campaign id.
+        #[arg(long)]
+        campaign: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +188,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Rebuild { campaign } => {
+            let url = cli.redis_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("rebuild works on Redis: give --redis-url (the embedded store rebuilds itself from the database at every start)")
+            })?;
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let c = load_campaign(&db, &campaign).await?;
+            let store = baton_hot::redis::RedisStore::connect(url, &cli.redis_prefix, cli.redis_shards)
+                .await
+                .context("connecting to Redis (check --redis-url / BATON_REDIS_URL)")?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let started = std::time::Instant::now();
+            let summary =
+                baton_archiver::rebuild::rebuild(&db, &store, &c, now, |n| eprintln!("… {n} participants restored"))
+                    .await?;
+            println!(
+                "rebuilt campaign {}: {} participants ({} with a best result on the leaderboards), {} attempts of today or in progress, in {:.1} s",
+                c.id(),
+                summary.participants,
+                summary.with_best,
+                summary.attempts,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Export { kind, campaign } => {
+            let kind: baton_db::export::ExportKind = kind
+                .parse()
+                .map_err(|_| anyhow::anyhow!("export takes participants, results or units (got {kind:?})"))?;
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let c = load_campaign(&db, &campaign).await?;
+            let mut out = tokio::io::stdout();
+            let rows = db.export(kind, &c, &mut out, |n| eprintln!("… {n} rows")).await?;
+            tokio::io::AsyncWriteExt::flush(&mut out).await?;
+            eprintln!("exported {rows} rows of campaign {}", c.id());
+            Ok(())
+        }
         Command::Campaign(CampaignCommand::Export { id }) => {
             let db = Db::connect(&cli.database_url).await?;
             db.migrate().await?;
@@ -185,4 +238,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A campaign from the database, validated.
+async fn load_campaign(db: &Db, id: &str) -> anyhow::Result<baton_core::campaign::Campaign> {
+    let cid = baton_core::ids::CampaignId::parse(id).map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    let doc = db.campaign(&cid).await?.ok_or_else(|| anyhow::anyhow!("no campaign {id:?} in {}", db.redacted_url()))?;
+    baton_core::campaign::Campaign::from_doc(doc)
+        .map_err(|e| anyhow::anyhow!("campaign {id} in the database does not validate: {e}"))
 }

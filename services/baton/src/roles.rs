@@ -9,14 +9,18 @@ use std::str::FromStr;
 pub enum Role {
     /// The participant API: join, attempts, answers, finish, leaderboards.
     Quiz,
+    /// Events from the hot store's streams into SQL (with Redis; the embedded store commits
+    /// its events itself).
+    Archiver,
 }
 
 impl Role {
-    pub const ALL: [Role; 1] = [Role::Quiz];
+    pub const ALL: [Role; 2] = [Role::Quiz, Role::Archiver];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Quiz => "quiz",
+            Role::Archiver => "archiver",
         }
     }
 }
@@ -71,6 +75,8 @@ mod tests {
     fn parses_roles() {
         assert_eq!("all".parse::<Roles>().unwrap(), Roles::all());
         assert!("quiz".parse::<Roles>().unwrap().has(Role::Quiz));
+        let split = "archiver".parse::<Roles>().unwrap();
+        assert!(split.has(Role::Archiver) && !split.has(Role::Quiz));
         let e = "quiz,nope".parse::<Roles>().unwrap_err();
         assert!(e.contains("unknown role \"nope\""), "{e}");
         assert!("".parse::<Roles>().is_err());
