@@ -538,6 +538,31 @@ pub async fn a_cleared_campaign_can_be_restored(s: &dyn HotStore, probe: &dyn Ev
     assert_eq!((judged.elapsed_ms, judged.attempt_score), (2_000, 20));
 }
 
+/// Shared values expire; a lease has one holder at a time and is released only by it.
+pub async fn shared_values_and_leases(s: &dyn HotStore) {
+    let name = format!("test:{}", fresh_campaign());
+    assert_eq!(s.shared_get(&name).await.unwrap(), None);
+    s.shared_set(&name, "token-1", 60_000).await.unwrap();
+    assert_eq!(s.shared_get(&name).await.unwrap().as_deref(), Some("token-1"));
+    s.shared_set(&name, "token-2", 60_000).await.unwrap();
+    assert_eq!(s.shared_get(&name).await.unwrap().as_deref(), Some("token-2"));
+    let short = format!("{name}:short");
+    s.shared_set(&short, "gone soon", 30).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    assert_eq!(s.shared_get(&short).await.unwrap(), None, "expired");
+    let lease = format!("{name}:lease");
+    assert!(s.shared_lease(&lease, "pod-a", 60_000).await.unwrap());
+    assert!(!s.shared_lease(&lease, "pod-b", 60_000).await.unwrap());
+    s.shared_release(&lease, "pod-b").await.unwrap();
+    assert!(!s.shared_lease(&lease, "pod-b", 60_000).await.unwrap(), "only the holder releases");
+    s.shared_release(&lease, "pod-a").await.unwrap();
+    assert!(s.shared_lease(&lease, "pod-b", 60_000).await.unwrap());
+    let brief = format!("{name}:brief");
+    assert!(s.shared_lease(&brief, "pod-a", 30).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    assert!(s.shared_lease(&brief, "pod-b", 60_000).await.unwrap(), "an expired lease is free");
+}
+
 /// Every case, as `#[tokio::test]`s for the store `$make` builds. `$make` is an async block
 /// that returns `(guard, Arc<dyn HotStore>, Arc<dyn EventProbe>)`; the guard lives as long as
 /// the test.
@@ -554,6 +579,7 @@ macro_rules! conformance_suite {
             an_expired_attempt_is_reported_and_closes_at_its_expiry,
             concurrent_answers_are_judged_once,
             leaderboards_order_and_never_lower,
+            shared_values_and_leases,
         );
         $crate::conformance_suite!(@probed $make;
             every_change_is_one_event,

@@ -95,6 +95,8 @@ pub struct EmbeddedStore {
 struct Inner {
     campaigns: RwLock<HashMap<CampaignId, Arc<CampaignHot>>>,
     sink: Option<Arc<dyn EventSink>>,
+    /// Shared values and leases, with their expiry.
+    shared: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -111,7 +113,7 @@ impl EmbeddedStore {
 
     /// A store that commits every change's event to `sink` before the change takes effect.
     pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
-        Self { inner: Arc::new(Inner { campaigns: RwLock::default(), sink: Some(sink) }) }
+        Self { inner: Arc::new(Inner { campaigns: RwLock::default(), sink: Some(sink), shared: Mutex::default() }) }
     }
 
     fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
@@ -264,6 +266,37 @@ impl HotStore for EmbeddedStore {
     }
 
     async fn ping(&self) -> HotResult<()> {
+        Ok(())
+    }
+
+    async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
+        let mut shared = self.inner.shared.lock().expect("shared lock poisoned");
+        let now = std::time::Instant::now();
+        shared.retain(|_, (_, until)| *until > now);
+        Ok(shared.get(name).map(|(v, _)| v.clone()))
+    }
+
+    async fn shared_set(&self, name: &str, value: &str, ttl_ms: u64) -> HotResult<()> {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ttl_ms.max(1));
+        self.inner.shared.lock().expect("shared lock poisoned").insert(name.to_owned(), (value.to_owned(), until));
+        Ok(())
+    }
+
+    async fn shared_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> HotResult<bool> {
+        let mut shared = self.inner.shared.lock().expect("shared lock poisoned");
+        let now = std::time::Instant::now();
+        if shared.get(name).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        shared.insert(name.to_owned(), (holder.to_owned(), now + std::time::Duration::from_millis(ttl_ms.max(1))));
+        Ok(true)
+    }
+
+    async fn shared_release(&self, name: &str, holder: &str) -> HotResult<()> {
+        let mut shared = self.inner.shared.lock().expect("shared lock poisoned");
+        if shared.get(name).is_some_and(|(h, _)| h == holder) {
+            shared.remove(name);
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //! - `P{v1:C:S}:events` — stream: the shard's events (`baton_core::events`, field `e`), read
 //!   by the archiver's consumer group `archiver`; `P{v1:C:S}:dead` — stream: events the
 //!   archiver could not apply, with the reason.
+//! - `Pv1:shared:<name>` — strings: values every pod shares (cached upstream tokens, leases).
 //! - `Pv1:C:lb:score`, `Pv1:C:lb:r:<place>`, `Pv1:C:lb:u:<unit>` — sorted sets: leaderboards,
 //!   members participant ids, scores from `baton_core::leader`.
 //!
@@ -73,6 +74,11 @@ impl Keys {
     /// `SCAN` patterns of a campaign's hot state: its shard tags and its leaderboards.
     pub fn campaign_patterns(&self, c: &CampaignId) -> [String; 2] {
         [format!("{}{{v1:{}:*", glob_escape(&self.prefix), c), format!("{}v1:{}:lb:*", glob_escape(&self.prefix), c)]
+    }
+
+    /// A value shared by every pod (`shared_*` of the hot store).
+    pub fn shared(&self, name: &str) -> String {
+        format!("{}v1:shared:{}", self.prefix, name)
     }
 
     pub fn board(&self, c: &CampaignId, b: &Board) -> String {

@@ -292,4 +292,15 @@ pub trait HotStore: Send + Sync + 'static {
     async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()>;
     /// Puts an attempt back as the record says (rebuild; no event).
     async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()>;
+
+    /// A value shared by every pod (e.g. a cached upstream token), if set and not expired.
+    /// Names are chosen by Baton's own code, never by a client.
+    async fn shared_get(&self, name: &str) -> HotResult<Option<String>>;
+    /// Sets a shared value for `ttl_ms`.
+    async fn shared_set(&self, name: &str, value: &str, ttl_ms: u64) -> HotResult<()>;
+    /// Takes the lease `name` for `holder` for `ttl_ms` if nobody holds it: one refresher
+    /// among all pods. Returns whether it was taken.
+    async fn shared_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> HotResult<bool>;
+    /// Gives the lease back, if `holder` still holds it.
+    async fn shared_release(&self, name: &str, holder: &str) -> HotResult<()>;
 }

@@ -568,6 +568,47 @@ impl HotStore for RedisStore {
         Ok(())
     }
 
+    async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
+        ::redis::cmd("GET").arg(self.keys.shared(name)).query_async(&mut self.conn.clone()).await.map_err(unavailable)
+    }
+
+    async fn shared_set(&self, name: &str, value: &str, ttl_ms: u64) -> HotResult<()> {
+        ::redis::cmd("SET")
+            .arg(self.keys.shared(name))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn shared_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> HotResult<bool> {
+        let r: Option<String> = ::redis::cmd("SET")
+            .arg(self.keys.shared(name))
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(r.is_some())
+    }
+
+    async fn shared_release(&self, name: &str, holder: &str) -> HotResult<()> {
+        let release = ::redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        );
+        let _: i64 = release
+            .key(self.keys.shared(name))
+            .arg(holder)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
         let mut conn = self.conn.clone();
         for pattern in self.keys.campaign_patterns(campaign) {
