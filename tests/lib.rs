@@ -123,6 +123,7 @@ impl TestApp {
             public_url: "https://baton.test".into(),
             demo: true,
             campaign_refresh: Duration::from_secs(3600),
+            wechat: None,
         };
         tweak(&mut config);
         let clock = ManualClock::new(NOON);

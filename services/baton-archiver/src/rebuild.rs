@@ -6,6 +6,7 @@
 use baton_core::Millis;
 use baton_core::calendar::day_number;
 use baton_core::campaign::Campaign;
+use baton_core::relay::{CodeOwner, RelayCode};
 use baton_db::Db;
 use baton_hot::{AttemptState, Finished, HotStore, ParticipantState, RestoredParticipant, boards_for};
 use std::collections::HashMap;
@@ -74,7 +75,15 @@ pub async fn rebuild(
                 attempts_day: if on_day > 0 { day } else { 0 },
                 attempts_on_day: on_day,
                 open_attempt: open.get(&key).map(|(_, a)| a.clone()),
+                // A participant recorded before relay codes existed gets one now.
+                relay_code: p.relay_code.clone().unwrap_or_else(|| RelayCode::random(&mut rand::rng())),
+                inviter: p.inviter.clone(),
+                depth: p.depth,
             };
+            let owner = CodeOwner { campaign: cid.clone(), participant: p.id.clone(), depth: p.depth };
+            if store.register_code(&state.relay_code, &owner).await? != owner {
+                tracing::error!(participant.id = %p.id, "relay code taken by another participant; links of this one do not attribute");
+            }
             // A participant stored without its join event has no places: derive them.
             let places = if p.places.is_empty() {
                 let home = p.unit.as_ref().and_then(|u| campaign.unit(u)).map_or(&p.region, |u| &u.region_id);

@@ -56,6 +56,10 @@ pub struct Rules {
     /// from the whole remaining bank.
     #[serde(default)]
     pub quotas: BTreeMap<String, u16>,
+    /// Whether the public `relay` leaderboard ranks individuals by people who joined through
+    /// them. Off by default: WeChat's platform rules forbid rewarding shares and invites.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay_board: bool,
 }
 
 fn default_time_zone() -> String {

@@ -14,7 +14,9 @@
 //! A JSON object: `v` (1), `id`, `campaign`, `at` (server time, ms since the epoch), `kind`,
 //! and the fields of that kind:
 //! - `joined`: `participant`, `region`, `unit` (or null), `nickname`, `places` (the places the
-//!   participant counts towards, nearest first).
+//!   participant counts towards, nearest first), `relay_code`, `inviter` (or null: fixed at
+//!   join), `depth` (in the share chain; 0 for an origin). The last three may be absent in
+//!   events written before relays existed; they read as null, null, 0.
 //! - `attempt_started`: `participant`, `attempt`, `expires_at`, `limit_ms`, `day` (the campaign
 //!   day), `questions` (the drawn questions: `id`, `kind`, `perm`, `correct_mask`, `points`).
 //! - `answered`: `participant`, `attempt`, `question`, `index`, `judged` (`choice_mask`,
@@ -23,11 +25,15 @@
 //! - `attempt_finished`: `participant`, `attempt`, `totals` (`score`, `correct_count`,
 //!   `total_ms`), `reached_at`, `best` (`score`, `total_ms`, `reached_ms`: the participant's
 //!   best after this attempt).
+//! - `shared`: `participant`, `channel` (`wechat_friend`, `wechat_moments`, `link`, `qr`,
+//!   `other`), `n` (the participant's nth share: ids `sh:<participant>:<n>`).
+//! - `clicked`: `participant` (whose link was opened), `n` (ids `c:<participant>:<n>`).
 
 use crate::Millis;
 use crate::draw::DrawnQuestion;
 use crate::ids::{AttemptId, CampaignId, ParticipantId, PlaceId, QuestionId, UnitId};
 use crate::leader::LeaderResult;
+use crate::relay::RelayCode;
 use crate::scoring::{Judged, Totals};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +59,14 @@ pub enum EventBody {
         unit: Option<UnitId>,
         nickname: String,
         places: Vec<PlaceId>,
+        /// The participant's own relay code.
+        #[serde(default)]
+        relay_code: Option<RelayCode>,
+        /// Who passed the baton (fixed at join), and the depth in the chain (0 for an origin).
+        #[serde(default)]
+        inviter: Option<ParticipantId>,
+        #[serde(default)]
+        depth: u32,
     },
     AttemptStarted {
         participant: ParticipantId,
@@ -77,6 +91,39 @@ pub enum EventBody {
         reached_at: Millis,
         best: LeaderResultWire,
     },
+    /// The participant said it shared its link (the `n`th time).
+    Shared { participant: ParticipantId, channel: ShareChannel, n: u64 },
+    /// Someone opened a participant's relay link (the `n`th open).
+    Clicked { participant: ParticipantId, n: u64 },
+}
+
+/// Where a participant shared its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareChannel {
+    WechatFriend,
+    WechatMoments,
+    Link,
+    Qr,
+    Other,
+}
+
+impl ShareChannel {
+    pub const ALL: [ShareChannel; 5] = [Self::WechatFriend, Self::WechatMoments, Self::Link, Self::Qr, Self::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WechatFriend => "wechat_friend",
+            Self::WechatMoments => "wechat_moments",
+            Self::Link => "link",
+            Self::Qr => "qr",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 }
 
 /// [`LeaderResult`] as events carry it.
@@ -107,6 +154,8 @@ impl EventBody {
             EventBody::AttemptStarted { .. } => "attempt_started",
             EventBody::Answered { .. } => "answered",
             EventBody::AttemptFinished { .. } => "attempt_finished",
+            EventBody::Shared { .. } => "shared",
+            EventBody::Clicked { .. } => "clicked",
         }
     }
 
@@ -115,7 +164,9 @@ impl EventBody {
             EventBody::Joined { participant, .. }
             | EventBody::AttemptStarted { participant, .. }
             | EventBody::Answered { participant, .. }
-            | EventBody::AttemptFinished { participant, .. } => participant,
+            | EventBody::AttemptFinished { participant, .. }
+            | EventBody::Shared { participant, .. }
+            | EventBody::Clicked { participant, .. } => participant,
         }
     }
 
@@ -128,6 +179,8 @@ impl EventBody {
                 format!("a:{participant}:{attempt}:{question}")
             }
             EventBody::AttemptFinished { participant, attempt, .. } => format!("f:{participant}:{attempt}"),
+            EventBody::Shared { participant, n, .. } => format!("sh:{participant}:{n}"),
+            EventBody::Clicked { participant, n } => format!("c:{participant}:{n}"),
         }
     }
 }
@@ -175,6 +228,9 @@ mod tests {
                 unit: None,
                 nickname: "小明".into(),
                 places: vec![PlaceId::parse("t1").unwrap(), PlaceId::parse("c1").unwrap()],
+                relay_code: RelayCode::parse("0123456789"),
+                inviter: Some(ParticipantId::parse("p0").unwrap()),
+                depth: 1,
             },
             EventBody::AttemptStarted {
                 participant: p(),
@@ -213,8 +269,11 @@ mod tests {
                 best: LeaderResultWire { score: 10, total_ms: 5, reached_ms: 13 },
             },
         ];
+        let mut bodies = bodies;
+        bodies.push(EventBody::Shared { participant: p(), channel: ShareChannel::WechatMoments, n: 3 });
+        bodies.push(EventBody::Clicked { participant: p(), n: 7 });
         let ids: Vec<String> = bodies.iter().map(EventBody::event_id).collect();
-        assert_eq!(ids, ["j:p1", "s:p1:a1", "a:p1:a1:q1", "f:p1:a1"]);
+        assert_eq!(ids, ["j:p1", "s:p1:a1", "a:p1:a1:q1", "f:p1:a1", "sh:p1:3", "c:p1:7"]);
         for b in bodies {
             let e = Event::new(c.clone(), 1_781_049_600_000, b);
             let text = e.to_json();
@@ -234,8 +293,14 @@ mod tests {
                 unit: None,
                 nickname: "x".into(),
                 places: vec![],
+                relay_code: None,
+                inviter: None,
+                depth: 0,
             },
         );
+        // Events written before relays existed read with no code, no inviter, depth 0.
+        let old = r#"{"v":1,"id":"j:p1","campaign":"demo","at":1,"kind":"joined","participant":"p1","region":"t1","unit":null,"nickname":"x","places":[]}"#;
+        assert_eq!(Event::from_json(old).unwrap(), e);
         let v2 = e.to_json().replace("\"v\":1", "\"v\":2");
         assert!(Event::from_json(&v2).unwrap_err().contains("version 2"));
         let forged = e.to_json().replace("\"id\":\"j:p1\"", "\"id\":\"j:p2\"");

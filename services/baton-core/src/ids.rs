@@ -122,6 +122,17 @@ impl ParticipantId {
         Self(base32(&h.finalize(), 16))
     }
 
+    /// The participant id of a WeChat user (by `openid`) in a campaign: one person is one
+    /// participant whichever device they use. The openid itself is never stored.
+    pub fn for_wechat(campaign: &CampaignId, openid: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"baton/participant/wechat/v1\0");
+        h.update(campaign.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(openid.as_bytes());
+        Self(base32(&h.finalize(), 16))
+    }
+
     /// Which of `shards` hot-store shards holds this participant's keys.
     pub fn shard(&self, shards: u16) -> u16 {
         let h = Sha256::digest(self.0.as_bytes());

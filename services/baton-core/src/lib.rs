@@ -12,6 +12,7 @@
 //!   is best.
 //! - [`leader`]: the published tie order encoded into one exact sorted-set score.
 //! - [`calendar`]: the campaign day (the daily attempt limit's boundary) in its time zone.
+//! - [`relay`]: relay codes and attribution (the share graph is a forest by construction).
 //! - [`events`]: the versioned record of every state change (what the archiver stores).
 
 pub mod calendar;
@@ -20,6 +21,7 @@ pub mod draw;
 pub mod events;
 pub mod ids;
 pub mod leader;
+pub mod relay;
 pub mod scoring;
 
 /// Milliseconds since the Unix epoch, server time. Every timestamp in the rules is one of these.

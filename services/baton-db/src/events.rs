@@ -1,6 +1,8 @@
 //! The event log and its projections: every change arrives as a [`baton_core::events::Event`],
 //! is kept once in `events` (by campaign and event id), and, when new, is applied to the tables
-//! the rest of Baton reads (`participants`, `attempts`, `answers`).
+//! the rest of Baton reads (`participants`, `attempts`, `answers`, `shares`, `clicks`). The relay
+//! totals (`relay_counts`) are not built here but by [`Db::roll_up_relays`], from the joins these
+//! projections store.
 //!
 //! # Idempotent and order-independent
 //! The archiver may deliver an event twice (a redelivery after a crash), and events of one
@@ -30,6 +32,7 @@ use crate::{Db, Engine};
 use baton_core::events::{Event, EventBody, VERSION};
 use baton_core::ids::CampaignId;
 use baton_core::leader::LeaderResult;
+use baton_core::relay::RelayCode;
 use baton_core::scoring::Totals;
 use sqlx::AnyConnection;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -191,43 +194,65 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
     // Joins: the participant row, unless stored already (by an earlier API, without places).
     let mut joins = Vec::new();
     for e in new {
-        if let EventBody::Joined { participant, region, unit, nickname, places } = &e.body {
+        if let EventBody::Joined { participant, region, unit, nickname, places, relay_code, inviter, depth } = &e.body {
             let places = serde_json::to_string(places).map_err(|err| invalid(e, err))?;
-            joins.push((e, participant, region, unit, nickname, places));
+            let depth = i32::try_from(*depth)
+                .map_err(|_| DbError::Invalid(format!("event {} of campaign {}: depth {depth}", e.id, e.campaign)))?;
+            joins.push(Join {
+                e,
+                participant: participant.as_str(),
+                region: region.as_str(),
+                unit: unit.as_ref().map(|u| u.as_str()),
+                nickname,
+                places,
+                code: relay_code.as_ref().map(RelayCode::as_str),
+                inviter: inviter.as_ref().map(|i| i.as_str()),
+                depth,
+            });
         }
     }
     if !joins.is_empty() {
+        drop_clashing_codes(conn, &mut joins).await?;
         let rows: Vec<Vec<Val>> = joins
             .iter()
-            .map(|(e, p, region, unit, nickname, places)| {
+            .map(|j| {
                 vec![
-                    Val::Str(e.campaign.as_str()),
-                    Val::Str(p.as_str()),
-                    Val::Str(region.as_str()),
-                    Val::OptStr(unit.as_ref().map(|u| u.as_str())),
-                    Val::Str(nickname),
-                    Val::Int(e.at),
-                    Val::Str(places),
+                    Val::Str(j.e.campaign.as_str()),
+                    Val::Str(j.participant),
+                    Val::Str(j.region),
+                    Val::OptStr(j.unit),
+                    Val::Str(j.nickname),
+                    Val::Int(j.e.at),
+                    Val::Str(&j.places),
+                    Val::OptStr(j.code),
+                    Val::OptStr(j.inviter),
+                    Val::Int(i64::from(j.depth)),
                 ]
             })
             .collect();
         let created: Vec<ParticipantKey> = Values {
-            head: "INSERT INTO participants (campaign_id, id, region_id, unit_id, nickname, joined_at_ms, places_json) ",
+            head: "INSERT INTO participants (campaign_id, id, region_id, unit_id, nickname, joined_at_ms, places_json, \
+                   relay_code, inviter_id, depth) ",
             tail: " ON CONFLICT (campaign_id, id) DO NOTHING RETURNING campaign_id, id",
-            width: 7,
+            width: 10,
         }
         .fetch(conn, &rows)
         .await
         .map_err(q)?;
         let created_set: HashSet<&ParticipantKey> = created.iter().collect();
-        for (e, p, _, _, _, places) in &joins {
-            if !created_set.contains(&(e.campaign.as_str().to_owned(), p.as_str().to_owned())) {
+        for j in &joins {
+            if !created_set.contains(&(j.e.campaign.as_str().to_owned(), j.participant.to_owned())) {
+                // Stored before by the older API: the event adds the places and the code, and
+                // keeps the rest (an inviter is fixed when the row is first written, and the
+                // relay counts may already include it).
                 sqlx::query(
-                    "UPDATE participants SET places_json = $3 WHERE campaign_id = $1 AND id = $2 AND places_json IS NULL",
+                    "UPDATE participants SET places_json = COALESCE(places_json, $3), \
+                     relay_code = COALESCE(relay_code, $4) WHERE campaign_id = $1 AND id = $2",
                 )
-                .bind(e.campaign.as_str())
-                .bind(p.as_str())
-                .bind(places.as_str())
+                .bind(j.e.campaign.as_str())
+                .bind(j.participant)
+                .bind(j.places.as_str())
+                .bind(j.code)
                 .execute(&mut *conn)
                 .await
                 .map_err(q)?;
@@ -357,6 +382,48 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         .map_err(q)?;
     }
 
+    // Shares and clicks: a row each.
+    let mut shares = Vec::new();
+    let mut clicks = Vec::new();
+    for e in new {
+        match &e.body {
+            EventBody::Shared { participant, channel, n } => shares.push(vec![
+                Val::Str(e.campaign.as_str()),
+                Val::Str(participant.as_str()),
+                Val::Int(signed(*n, e)?),
+                Val::Str(channel.as_str()),
+                Val::Int(e.at),
+            ]),
+            EventBody::Clicked { participant, n } => clicks.push(vec![
+                Val::Str(e.campaign.as_str()),
+                Val::Str(participant.as_str()),
+                Val::Int(signed(*n, e)?),
+                Val::Int(e.at),
+            ]),
+            _ => {}
+        }
+    }
+    if !shares.is_empty() {
+        Values {
+            head: "INSERT INTO shares (campaign_id, participant_id, n, channel, at_ms) ",
+            tail: " ON CONFLICT (campaign_id, participant_id, n) DO NOTHING",
+            width: 5,
+        }
+        .execute(conn, &shares)
+        .await
+        .map_err(q)?;
+    }
+    if !clicks.is_empty() {
+        Values {
+            head: "INSERT INTO clicks (campaign_id, participant_id, n, at_ms) ",
+            tail: " ON CONFLICT (campaign_id, participant_id, n) DO NOTHING",
+            width: 4,
+        }
+        .execute(conn, &clicks)
+        .await
+        .map_err(q)?;
+    }
+
     for e in new {
         add_finish(&mut finishes, &mut bests, e);
     }
@@ -430,6 +497,61 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         .execute(conn, &rows)
         .await
         .map_err(q)?;
+    }
+    Ok(())
+}
+
+/// A join event's participant row.
+struct Join<'a> {
+    e: &'a Event,
+    participant: &'a str,
+    region: &'a str,
+    unit: Option<&'a str>,
+    nickname: &'a str,
+    places: String,
+    code: Option<&'a str>,
+    inviter: Option<&'a str>,
+    depth: i32,
+}
+
+/// Relay codes are unique per campaign (the hot store hands each out once), and the unique
+/// index on them would otherwise fail this batch, and so every retry of it, for good: a code
+/// already stored for another participant, or given twice in the batch, is stored for the
+/// first only (by time, then id, within a batch) and the clash logged. Batches are serialized,
+/// so nothing can take a code between this check and the insert.
+async fn drop_clashing_codes(conn: &mut AnyConnection, joins: &mut [Join<'_>]) -> Result<(), DbError> {
+    let coded: Vec<Vec<Val>> =
+        joins.iter().filter_map(|j| j.code.map(|code| vec![Val::Str(j.e.campaign.as_str()), Val::Str(code)])).collect();
+    if coded.is_empty() {
+        return Ok(());
+    }
+    let held: Vec<(String, String, String)> = Values {
+        head: "SELECT p.campaign_id, p.relay_code, p.id FROM participants p JOIN (",
+        tail: ") AS v ON p.campaign_id = v.column1 AND p.relay_code = v.column2",
+        width: 2,
+    }
+    .fetch(conn, &coded)
+    .await
+    .map_err(error::query(format!("checking the relay codes of {} joins", coded.len())))?;
+    let mut holders: HashMap<(String, String), String> = held.into_iter().map(|(c, code, p)| ((c, code), p)).collect();
+    let mut order: Vec<usize> = (0..joins.len()).collect();
+    order.sort_by_key(|&i| (joins[i].e.at, joins[i].participant));
+    for i in order {
+        let j = &mut joins[i];
+        let Some(code) = j.code else { continue };
+        let holder = holders
+            .entry((j.e.campaign.as_str().to_owned(), code.to_owned()))
+            .or_insert_with(|| j.participant.to_owned());
+        if holder.as_str() != j.participant {
+            tracing::warn!(
+                campaign = %j.e.campaign,
+                participant = j.participant,
+                holder = holder.as_str(),
+                relay_code = code,
+                "relay code already belongs to another participant: stored without it"
+            );
+            j.code = None;
+        }
     }
     Ok(())
 }

@@ -21,6 +21,9 @@
 //! - [`events`]: the event log and the projections it builds ([`Db::apply_events`]),
 //!   idempotent and independent of the order events arrive in.
 //! - [`rebuild`]: what the hot store is rebuilt from ([`RebuiltParticipant`], [`RebuiltAttempt`]).
+//! - [`relays`]: the share chains: relay totals rolled up exactly once
+//!   ([`Db::roll_up_relays`]), a participant's relay ([`RelayStats`]), the relay board and
+//!   campaign totals.
 //! - [`export`]: CSV exports streamed from the database ([`ExportKind`]).
 //! - [`keys`]: the token-signing key every process shares.
 //! - [`error`]: [`DbError`], whose messages say what to do.
@@ -34,6 +37,7 @@ pub mod export;
 pub mod keys;
 pub mod participants;
 pub mod rebuild;
+pub mod relays;
 mod sql;
 pub mod url;
 
@@ -43,6 +47,7 @@ pub use events::Applied;
 pub use export::ExportKind;
 pub use participants::ParticipantRow;
 pub use rebuild::{RebuiltAttempt, RebuiltParticipant};
+pub use relays::{RelayStats, RelayTotals, RolledUp};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};

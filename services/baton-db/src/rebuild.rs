@@ -1,7 +1,8 @@
 //! What the hot store is rebuilt from after it was lost: every participant (paged) with its best
-//! result, and the attempts that still matter (those of the current campaign day, which count
-//! towards the daily limit, and every unfinished one, which a participant may still answer).
-//! Both are read from the projections [`crate::events`] maintains.
+//! result and its relay code, inviter and depth (what a registry of relay codes needs), and the
+//! attempts that still matter (those of the current campaign day, which count towards the daily
+//! limit, and every unfinished one, which a participant may still answer). Both are read from
+//! the projections [`crate::events`] maintains.
 
 use crate::Db;
 use crate::error::{self, DbError};
@@ -9,6 +10,7 @@ use baton_core::Millis;
 use baton_core::draw::DrawnQuestion;
 use baton_core::ids::{AttemptId, CampaignId, ParticipantId, PlaceId, UnitId};
 use baton_core::leader::LeaderResult;
+use baton_core::relay::RelayCode;
 use baton_core::scoring::{Judged, Totals};
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
@@ -20,8 +22,13 @@ pub struct RebuiltParticipant {
     pub region: PlaceId,
     pub unit: Option<UnitId>,
     pub nickname: String,
-    /// Who passed the baton to this participant, when known (join events do not carry it).
+    /// Who passed the baton to this participant, if anybody (fixed at join).
     pub inviter: Option<ParticipantId>,
+    /// The participant's own relay code, if its join event gave one (events written before
+    /// relays existed did not).
+    pub relay_code: Option<RelayCode>,
+    /// Depth in its share chain, as the join event said (0 for an origin).
+    pub depth: u32,
     /// The places the participant counts towards, nearest first, as its join event said. Empty
     /// for a participant stored without a join event ([`Db::put_participant`]): derive them
     /// from the campaign (`Campaign::ancestors` of the region) then.
@@ -61,6 +68,8 @@ type ParticipantSql = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    i32,
 );
 type AttemptSql = (String, String, i32, i64, i64, i64, String, i64, i64, i64, i64, Option<i64>);
 type AnswerSql = (String, String, i32, i64, i32, i64, i32, i64, i64);
@@ -79,7 +88,7 @@ impl Db {
     ) -> Result<Vec<RebuiltParticipant>, DbError> {
         let rows: Vec<ParticipantSql> = sqlx::query_as(
             "SELECT id, region_id, unit_id, nickname, inviter_id, places_json, joined_at_ms, best_score, best_ms, \
-             best_at_ms FROM participants WHERE campaign_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             best_at_ms, relay_code, depth FROM participants WHERE campaign_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(campaign.as_str())
         // Every id is longer than the empty string.
@@ -155,7 +164,20 @@ impl Db {
 
 fn participant(
     campaign: &CampaignId,
-    (id, region, unit, nickname, inviter, places_json, joined_at_ms, best_score, best_ms, best_at_ms): ParticipantSql,
+    (
+        id,
+        region,
+        unit,
+        nickname,
+        inviter,
+        places_json,
+        joined_at_ms,
+        best_score,
+        best_ms,
+        best_at_ms,
+        relay_code,
+        depth,
+    ): ParticipantSql,
 ) -> Result<RebuiltParticipant, DbError> {
     let what = |field: &str| format!("participant {id} of campaign {campaign}: {field}");
     let bad = |e: baton_core::ids::IdError| DbError::Corrupt(what(&e.0));
@@ -174,6 +196,11 @@ fn participant(
         unit: unit.as_deref().map(UnitId::parse).transpose().map_err(bad)?,
         nickname,
         inviter: inviter.as_deref().map(ParticipantId::parse).transpose().map_err(bad)?,
+        relay_code: match relay_code {
+            Some(code) => Some(RelayCode::parse(&code).ok_or_else(|| DbError::Corrupt(what("relay_code")))?),
+            None => None,
+        },
+        depth: u32::try_from(depth).map_err(|_| DbError::Corrupt(what("depth")))?,
         places: match places_json {
             Some(text) => {
                 serde_json::from_str(&text).map_err(|e| DbError::Corrupt(what(&format!("places_json: {e}"))))?

@@ -6,11 +6,14 @@
 use baton_core::Millis;
 use baton_core::campaign::{Campaign, CampaignDoc, QuestionKind};
 use baton_core::draw::DrawnQuestion;
-use baton_core::events::{Event, EventBody, LeaderResultWire};
+use baton_core::events::{Event, EventBody, LeaderResultWire, ShareChannel};
 use baton_core::ids::{AttemptId, CampaignId, ParticipantId, PlaceId, QuestionId, UnitId};
 use baton_core::leader::LeaderResult;
+use baton_core::relay::RelayCode;
 use baton_core::scoring::{Judged, Totals};
-use baton_db::{Applied, Db, DbError, ExportKind, ParticipantRow, RebuiltAttempt, RebuiltParticipant};
+use baton_db::{
+    Applied, Db, DbError, ExportKind, ParticipantRow, RebuiltAttempt, RebuiltParticipant, RelayStats, RelayTotals,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -123,6 +126,10 @@ fn aid(s: &str) -> AttemptId {
 fn place(s: &str) -> PlaceId {
     PlaceId::parse(s).unwrap()
 }
+/// A participant's relay code: its number, zero-padded.
+fn code(p: &str) -> RelayCode {
+    RelayCode::parse(&format!("{:0>10}", p.trim_start_matches('p'))).unwrap()
+}
 
 fn drawn() -> Vec<DrawnQuestion> {
     vec![
@@ -166,11 +173,26 @@ impl Story {
     }
 
     fn join(&mut self, p: &str, region: &str, unit: Option<&str>, nickname: &str, at: Millis) {
+        self.join_via(p, region, unit, nickname, at, None);
+    }
+
+    /// A join through `inviter`'s link (one level below it). Everybody gets a relay code but p4,
+    /// whose join reads like one written before relays existed.
+    fn join_via(
+        &mut self,
+        p: &str,
+        region: &str,
+        unit: Option<&str>,
+        nickname: &str,
+        at: Millis,
+        inviter: Option<&str>,
+    ) {
         // Regions the campaign no longer has count only towards themselves.
         let places = match self.campaign.place(&place(region)) {
             Some(_) => self.campaign.ancestors(&place(region)),
             None => vec![place(region)],
         };
+        let depth = inviter.map_or(0, |i| self.depth(i) + 1);
         self.push(
             at,
             EventBody::Joined {
@@ -179,8 +201,21 @@ impl Story {
                 unit: unit.map(|u| UnitId::parse(u).unwrap()),
                 nickname: nickname.into(),
                 places,
+                relay_code: (p != "p4").then(|| code(p)),
+                inviter: inviter.map(pid),
+                depth,
             },
         );
+    }
+
+    fn depth(&self, p: &str) -> u32 {
+        self.events
+            .iter()
+            .find_map(|e| match &e.body {
+                EventBody::Joined { participant, depth, .. } if participant.as_str() == p => Some(*depth),
+                _ => None,
+            })
+            .expect("the inviter joined first")
     }
 
     fn start(&mut self, p: &str, a: &str, day: i32, at: Millis) {
@@ -259,12 +294,21 @@ fn best(score: u64, total_ms: u64, reached_ms: Millis) -> LeaderResult {
 fn story(id: &str) -> Story {
     let mut s = Story::new(id);
     s.join("p1", "north-1", Some("school-1"), "小明", T0);
-    s.join("p2", "south", Some("plant"), "=1+2", T0 + 5 * S);
-    s.join("p3", "city", None, "Tom, \"T\"", T0 + 6 * S);
+    s.join_via("p2", "south", Some("plant"), "=1+2", T0 + 5 * S, Some("p1"));
+    s.join_via("p3", "city", None, "Tom, \"T\"", T0 + 6 * S, Some("p2"));
     s.join("p4", "north", None, "-dash", T0 + 7 * S);
-    s.join("p5", "north-1", Some("school-1"), "@at", T0 + 8 * S);
+    s.join_via("p5", "north-1", Some("school-1"), "@at", T0 + 8 * S, Some("p1"));
     s.join("p6", "south", Some("plant"), "\tTab", T0 + 9 * S);
     s.join("p7", "gone-town", Some("gone"), "老王\r\n换行", T0 + 10 * S);
+    // p1 shares its link twice (once before p2 joins) and it is opened three times; p3 shares
+    // once, and its link is opened before its join is stored anywhere.
+    s.push(T0 + S, EventBody::Shared { participant: pid("p1"), channel: ShareChannel::WechatFriend, n: 1 });
+    s.push(T0 + 9 * S, EventBody::Shared { participant: pid("p1"), channel: ShareChannel::WechatMoments, n: 2 });
+    for n in 1..=3 {
+        s.push(T0 + (1 + n as i64) * S, EventBody::Clicked { participant: pid("p1"), n });
+    }
+    s.push(T0 + 7 * S, EventBody::Shared { participant: pid("p3"), channel: ShareChannel::WechatFriend, n: 1 });
+    s.push(T0 + 7 * S, EventBody::Clicked { participant: pid("p3"), n: 1 });
     // p1: 20 points on day 1, 30 on day 2.
     s.attempt("p1", "a1", DAY1, T0 + 10 * S, &[(true, 3000), (true, 2000), (false, 4000)], best(20, 9000, T0 + 19 * S));
     let day2 = T0 + 90_000 * S;
@@ -300,6 +344,8 @@ struct Snapshot {
     day1: Vec<RebuiltAttempt>,
     day2: Vec<RebuiltAttempt>,
     exports: Vec<String>,
+    relays: RelayTotals,
+    relay_stats: Vec<Option<RelayStats>>,
 }
 
 async fn snapshot(db: &Db, c: &Campaign) -> Snapshot {
@@ -323,7 +369,18 @@ async fn snapshot(db: &Db, c: &Campaign) -> Snapshot {
         day1: db.rebuild_attempts(id, DAY1).await.unwrap(),
         day2: db.rebuild_attempts(id, DAY2).await.unwrap(),
         exports,
+        relays: db.relay_totals(id).await.unwrap(),
+        relay_stats: relay_stats(db, id).await,
     }
+}
+
+/// The relay of p1…p7 and of someone who never joined.
+async fn relay_stats(db: &Db, id: &CampaignId) -> Vec<Option<RelayStats>> {
+    let mut out = Vec::new();
+    for p in ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"] {
+        out.push(db.relay_stats(id, &pid(p)).await.unwrap());
+    }
+    out
 }
 
 async fn all_participants(db: &Db, id: &CampaignId, page: u32) -> Vec<RebuiltParticipant> {
@@ -374,6 +431,72 @@ async fn events_build_the_projections(db: &Db, _url: &str) {
     assert_eq!(ps[0].best, Some(best(30, 12_000, T0 + 90_012 * S)));
     assert_eq!(ps[2].best, None, "p3 has not finished");
     assert_eq!(ps[3].best, None, "p4 has no attempt");
+
+    // The relay fields of the joins, and the shares and clicks.
+    let relay: Vec<(&str, Option<&str>, Option<&str>, u32)> = ps
+        .iter()
+        .map(|p| {
+            (
+                p.id.as_str(),
+                p.relay_code.as_ref().map(RelayCode::as_str),
+                p.inviter.as_ref().map(|i| i.as_str()),
+                p.depth,
+            )
+        })
+        .collect();
+    assert_eq!(
+        relay,
+        [
+            ("p1", Some("0000000001"), None, 0),
+            ("p2", Some("0000000002"), Some("p1"), 1),
+            ("p3", Some("0000000003"), Some("p2"), 2),
+            ("p4", None, None, 0),
+            ("p5", Some("0000000005"), Some("p1"), 1),
+            ("p6", Some("0000000006"), None, 0),
+            ("p7", Some("0000000007"), None, 0),
+        ]
+    );
+    assert_eq!(db.participant(&cid("demo"), &pid("p3")).await.unwrap().unwrap().inviter_id, Some(pid("p2")));
+    let channels =
+        |pairs: &[(&str, u64)]| -> Vec<(String, u64)> { pairs.iter().map(|(c, n)| (c.to_string(), *n)).collect() };
+    assert_eq!(
+        db.relay_totals(&cid("demo")).await.unwrap(),
+        RelayTotals {
+            relayed_joins: 3,
+            uncounted_joins: 3,
+            shares_by_channel: channels(&[
+                ("wechat_friend", 2),
+                ("wechat_moments", 1),
+                ("link", 0),
+                ("qr", 0),
+                ("other", 0)
+            ]),
+            clicks: 4,
+        }
+    );
+    // Before any roll-up: no totals yet, but the chain and the latest joiners already show.
+    assert_eq!(
+        db.relay_stats(&cid("demo"), &pid("p1")).await.unwrap(),
+        Some(RelayStats {
+            direct: 0,
+            descendants: 0,
+            depth: 0,
+            chain: vec![],
+            recent: vec!["@at".into(), "=1+2".into()]
+        })
+    );
+    assert_eq!(
+        db.relay_stats(&cid("demo"), &pid("p3")).await.unwrap(),
+        Some(RelayStats {
+            direct: 0,
+            descendants: 0,
+            depth: 2,
+            chain: vec!["=1+2".into(), "小明".into()],
+            recent: vec![]
+        })
+    );
+    assert_eq!(db.relay_stats(&cid("demo"), &pid("nobody")).await.unwrap(), None);
+    assert_eq!(db.relay_stats(&cid("other"), &pid("p1")).await.unwrap(), None);
 
     // Every event is stored as its JSON, exactly.
     let stored = db.events(&cid("demo"), None, 1000).await.unwrap();
@@ -545,6 +668,9 @@ async fn join_events_complete_participants_stored_before(db: &Db, _url: &str) {
     let p1 = db.rebuild_participants(&cid("demo"), None, 1).await.unwrap().remove(0);
     assert_eq!(p1.places, [place("north-1"), place("north"), place("city")]);
     assert_eq!(p1.inviter, Some(pid("p0")));
+    // The join event adds the relay code; the inviter and depth stay as first stored.
+    assert_eq!(p1.relay_code, Some(code("p1")));
+    assert_eq!(p1.depth, 0);
     assert_eq!(p1.best, Some(best(30, 12_000, T0 + 90_012 * S)));
 }
 
@@ -564,6 +690,8 @@ async fn rebuild_reads_what_the_events_said(db: &Db, _url: &str) {
             unit: Some(UnitId::parse("gone").unwrap()),
             nickname: "老王\r\n换行".into(),
             inviter: None,
+            relay_code: Some(code("p7")),
+            depth: 0,
             places: vec![place("gone-town")],
             joined_at_ms: T0 + 10 * S,
             best: None,
@@ -718,6 +846,9 @@ async fn exports_stream_and_report_progress(db: &Db, _url: &str) {
                     unit: Some(UnitId::parse("plant").unwrap()),
                     nickname: format!("选手{i}"),
                     places: vec![place("south"), place("city")],
+                    relay_code: None,
+                    inviter: None,
+                    depth: 0,
                 },
             )
         })
@@ -781,6 +912,9 @@ async fn throughput_of_5000_events(db: &Db, _url: &str) {
                     unit: Some(UnitId::parse("school-1").unwrap()),
                     nickname: format!("选手{p}"),
                     places: vec![place("north-1"), place("north"), place("city")],
+                    relay_code: None,
+                    inviter: None,
+                    depth: 0,
                 },
             ));
             out.push(Event::new(

@@ -14,15 +14,21 @@ local function fmt(x) return string.format('%d', x) end
 
 if op == 'join' then
   -- KEYS: participant, aggregates, stream. ARGV: op, region, unit, nickname, now, aggregate
-  -- fields, event.
+  -- fields, event, relay code, inviter ('' for none), depth.
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return {'existing', redis.call('HGETALL', KEYS[1])}
   end
   redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
-    'joined', ARGV[5], 'aggs', ARGV[6], 'day', '0', 'dayn', '0')
+    'joined', ARGV[5], 'aggs', ARGV[6], 'day', '0', 'dayn', '0', 'code', ARGV[8], 'depth', ARGV[10])
   redis.call('HINCRBY', KEYS[2], 'all:n', 1)
+  local relayed = ARGV[9] ~= ''
+  if relayed then
+    redis.call('HSET', KEYS[1], 'inviter', ARGV[9])
+    redis.call('HINCRBY', KEYS[2], 'all:r', 1)
+  end
   for f in string.gmatch(ARGV[6], '[^,]+') do
     redis.call('HINCRBY', KEYS[2], f .. ':n', 1)
+    if relayed then redis.call('HINCRBY', KEYS[2], f .. ':r', 1) end
   end
   redis.call('XADD', KEYS[3], '*', 'e', ARGV[7])
   return {'created', redis.call('HGETALL', KEYS[1])}
@@ -147,9 +153,15 @@ elseif op == 'finish' then
 elseif op == 'restore_participant' then
   -- A rebuild puts a participant back (no event). KEYS: participant, aggregates.
   -- ARGV: op, region, unit, nickname, joined, aggregate fields, day, day count, open attempt
-  -- ('' for none), best record ('' for none).
+  -- ('' for none), best record ('' for none), relay code, inviter ('' for none), depth.
   redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
-    'joined', ARGV[5], 'aggs', ARGV[6], 'day', ARGV[7], 'dayn', ARGV[8])
+    'joined', ARGV[5], 'aggs', ARGV[6], 'day', ARGV[7], 'dayn', ARGV[8], 'code', ARGV[11],
+    'depth', ARGV[13])
+  local relayed = ARGV[12] ~= ''
+  if relayed then
+    redis.call('HSET', KEYS[1], 'inviter', ARGV[12])
+    redis.call('HINCRBY', KEYS[2], 'all:r', 1)
+  end
   if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'open', ARGV[9]) end
   local score = nil
   if ARGV[10] ~= '' then
@@ -159,12 +171,33 @@ elseif op == 'restore_participant' then
   redis.call('HINCRBY', KEYS[2], 'all:n', 1)
   for f in string.gmatch(ARGV[6], '[^,]+') do
     redis.call('HINCRBY', KEYS[2], f .. ':n', 1)
+    if relayed then redis.call('HINCRBY', KEYS[2], f .. ':r', 1) end
     if score then
       redis.call('HINCRBY', KEYS[2], f .. ':bs', score)
       redis.call('HINCRBY', KEYS[2], f .. ':bc', 1)
     end
   end
   return {'restored'}
+
+elseif op == 'share' or op == 'click' then
+  -- A participant shared its link, or someone opened it. KEYS: participant, aggregates,
+  -- stream. ARGV: op, now, campaign, participant, channel (share only).
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+  local p = ARGV[4]
+  if op == 'share' then
+    local n = redis.call('HINCRBY', KEYS[1], 'shares', 1)
+    redis.call('HINCRBY', KEYS[2], 'all:sh', 1)
+    redis.call('XADD', KEYS[3], '*', 'e', string.format(
+      '{"v":1,"id":"sh:%s:%d","campaign":"%s","at":%s,"kind":"shared","participant":"%s",' ..
+      '"channel":"%s","n":%d}', p, n, ARGV[3], ARGV[2], p, ARGV[5], n))
+    return {'done', n}
+  end
+  local n = redis.call('HINCRBY', KEYS[1], 'clicks', 1)
+  redis.call('HINCRBY', KEYS[2], 'all:ck', 1)
+  redis.call('XADD', KEYS[3], '*', 'e', string.format(
+    '{"v":1,"id":"c:%s:%d","campaign":"%s","at":%s,"kind":"clicked","participant":"%s","n":%d}',
+    p, n, ARGV[3], ARGV[2], p, n))
+  return {'done', n}
 
 elseif op == 'restore_attempt' then
   -- A rebuild puts an attempt back (no event). KEYS: attempt. ARGV: op, ttl ms, then the

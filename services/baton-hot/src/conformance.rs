@@ -8,7 +8,8 @@
 use crate::*;
 use baton_core::campaign::QuestionKind;
 use baton_core::draw::DrawnQuestion;
-use baton_core::events::{Event, EventBody};
+use baton_core::events::{Event, EventBody, ShareChannel};
+use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring::GRACE_MS;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -64,7 +65,25 @@ pub fn attempt(p: &ParticipantId, id: &str, now: Millis) -> AttemptState {
     }
 }
 
+/// A relay code made from a device name (unique per device in these cases).
+pub fn code_of(device: &str) -> RelayCode {
+    let h = device.bytes().fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
+    RelayCode::parse(&format!("{:010}", h % 10_000_000_000)).expect("digits make a code")
+}
+
 pub async fn join(s: &dyn HotStore, c: &CampaignId, device: &str, region: &str, unit: Option<&str>) -> JoinOutcome {
+    join_via(s, c, device, region, unit, None).await
+}
+
+/// Joins with an inviter already attributed.
+pub async fn join_via(
+    s: &dyn HotStore,
+    c: &CampaignId,
+    device: &str,
+    region: &str,
+    unit: Option<&str>,
+    inviter: Option<CodeOwner>,
+) -> JoinOutcome {
     s.join(JoinCmd {
         campaign: c.clone(),
         participant: pid(c, device),
@@ -77,6 +96,8 @@ pub async fn join(s: &dyn HotStore, c: &CampaignId, device: &str, region: &str, 
         },
         nickname: Nickname::parse(&format!("nick-{device}")).unwrap(),
         now: T0,
+        relay_code: code_of(device),
+        inviter,
     })
     .await
     .unwrap()
@@ -152,6 +173,8 @@ pub async fn join_is_idempotent(s: &dyn HotStore) {
             places: vec![place("c2"), place("city")],
             nickname: Nickname::parse("other").unwrap(),
             now: T0 + 5,
+            relay_code: code_of("something else"),
+            inviter: Some(CodeOwner { campaign: c.clone(), participant: pid(&c, "dev-z"), depth: 0 }),
         })
         .await
         .unwrap();
@@ -538,6 +561,90 @@ pub async fn a_cleared_campaign_can_be_restored(s: &dyn HotStore, probe: &dyn Ev
     assert_eq!((judged.elapsed_ms, judged.attempt_score), (2_000, 20));
 }
 
+/// Relay codes, inviters and depths are fixed at join; relayed joins are counted per place and
+/// unit; shares and link opens are counted and each is one event.
+pub async fn relays_are_recorded(s: &dyn HotStore, probe: &dyn EventProbe) {
+    let c = fresh_campaign();
+    let JoinOutcome::Created(root) = join(s, &c, "dev-root", "t1", None).await else { panic!() };
+    assert_eq!((root.relay_code.clone(), root.inviter.clone(), root.depth), (code_of("dev-root"), None, 0));
+    let owner = CodeOwner { campaign: c.clone(), participant: root.id.clone(), depth: 0 };
+    assert_eq!(s.register_code(&root.relay_code, &owner).await.unwrap(), owner);
+    assert_eq!(s.register_code(&root.relay_code, &owner).await.unwrap(), owner, "idempotent");
+    // A code already taken stays with its first owner.
+    let thief = CodeOwner { campaign: c.clone(), participant: pid(&c, "dev-thief"), depth: 0 };
+    assert_eq!(s.register_code(&root.relay_code, &thief).await.unwrap(), owner);
+    assert_eq!(s.resolve_code(&root.relay_code).await.unwrap(), Some(owner.clone()));
+    assert_eq!(s.resolve_code(&code_of("nobody")).await.unwrap(), None);
+
+    let JoinOutcome::Created(child) = join_via(s, &c, "dev-child", "t1", Some("u1"), Some(owner.clone())).await else {
+        panic!()
+    };
+    assert_eq!((child.inviter.as_ref(), child.depth), (Some(&root.id), 1));
+    // A re-join never changes the inviter.
+    let other = CodeOwner { campaign: c.clone(), participant: pid(&c, "dev-other"), depth: 4 };
+    let JoinOutcome::Existing(again) = join_via(s, &c, "dev-child", "t1", Some("u1"), Some(other)).await else {
+        panic!()
+    };
+    assert_eq!((again.inviter.as_ref(), again.depth), (Some(&root.id), 1));
+    let grand = CodeOwner { campaign: c.clone(), participant: child.id.clone(), depth: 1 };
+    let JoinOutcome::Created(g) = join_via(s, &c, "dev-grand", "c2", None, Some(grand)).await else { panic!() };
+    assert_eq!(g.depth, 2);
+    let agg = s.aggregates(&c).await.unwrap();
+    assert_eq!((agg.participants, agg.relayed), (3, 2));
+    assert_eq!(agg.places[&place("city")].relayed, 2);
+    assert_eq!(agg.places[&place("t1")].relayed, 1);
+    assert_eq!(agg.places[&place("c2")].relayed, 1);
+    assert_eq!(agg.units[&UnitId::parse("u1").unwrap()].relayed, 1);
+
+    assert_eq!(s.share(&c, &root.id, ShareChannel::WechatMoments, T0 + 10).await.unwrap(), Some(1));
+    assert_eq!(s.share(&c, &root.id, ShareChannel::Qr, T0 + 11).await.unwrap(), Some(2));
+    assert_eq!(s.share(&c, &pid(&c, "nobody"), ShareChannel::Qr, T0 + 11).await.unwrap(), None);
+    s.click(&owner, T0 + 12).await.unwrap();
+    let agg = s.aggregates(&c).await.unwrap();
+    assert_eq!((agg.shares, agg.clicks), (2, 1));
+    // Each participant's events are in order; shards may interleave them, so compare sorted.
+    let events = probe.events(&c).await;
+    let mut kinds: Vec<(String, String)> = events.iter().map(|e| (e.body.kind().to_owned(), e.id.clone())).collect();
+    kinds.sort();
+    let (r, ch, gr) = (root.id.as_str(), child.id.as_str(), g.id.as_str());
+    let mut want: Vec<(String, String)> = [
+        ("joined", format!("j:{r}")),
+        ("joined", format!("j:{ch}")),
+        ("joined", format!("j:{gr}")),
+        ("shared", format!("sh:{r}:1")),
+        ("shared", format!("sh:{r}:2")),
+        ("clicked", format!("c:{r}:1")),
+    ]
+    .into_iter()
+    .map(|(k, id)| (k.to_owned(), id))
+    .collect();
+    want.sort();
+    assert_eq!(kinds, want);
+    let by_id = |id: String| events.iter().find(|e| e.id == id).expect("emitted").body.clone();
+    let EventBody::Joined { inviter, depth, relay_code, .. } = by_id(format!("j:{ch}")) else { panic!() };
+    assert_eq!((inviter.as_ref(), depth, relay_code.as_ref()), (Some(&root.id), 1, Some(&code_of("dev-child"))));
+    let EventBody::Shared { channel, n, .. } = by_id(format!("sh:{r}:2")) else { panic!() };
+    assert_eq!((channel, n), (ShareChannel::Qr, 2));
+    // Restoring keeps the relay fields and the relayed counters.
+    let before = (s.participant(&c, &child.id).await.unwrap().unwrap(), s.aggregates(&c).await.unwrap());
+    s.clear_campaign(&c).await.unwrap();
+    let places = |r: &str| match r {
+        "t1" => vec![place("t1"), place("c1"), place("city")],
+        _ => vec![place("c2"), place("city")],
+    };
+    for st in [&root, &child, &g] {
+        s.restore_participant(&c, RestoredParticipant { state: st.clone(), places: places(st.region.as_str()) })
+            .await
+            .unwrap();
+    }
+    let after = (s.participant(&c, &child.id).await.unwrap().unwrap(), s.aggregates(&c).await.unwrap());
+    assert_eq!(after.0, before.0);
+    assert_eq!(
+        (after.1.relayed, after.1.places.clone(), after.1.units.clone()),
+        (before.1.relayed, before.1.places, before.1.units)
+    );
+}
+
 /// Shared values expire; a lease has one holder at a time and is released only by it.
 pub async fn shared_values_and_leases(s: &dyn HotStore) {
     let name = format!("test:{}", fresh_campaign());
@@ -584,6 +691,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@probed $make;
             every_change_is_one_event,
             a_cleared_campaign_can_be_restored,
+            relays_are_recorded,
         );
     };
     (@probed $make:expr; $($case:ident),* $(,)?) => {

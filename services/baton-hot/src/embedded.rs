@@ -12,7 +12,8 @@
 
 use crate::sorted::SortedList;
 use crate::*;
-use baton_core::events::{Event, EventBody};
+use baton_core::events::{Event, EventBody, ShareChannel};
+use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring;
 use std::cmp::Reverse;
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,6 +26,9 @@ struct Participant {
     state: ParticipantState,
     /// Places the participant counts towards (its own and every one above).
     places: Vec<PlaceId>,
+    /// Shares it reported and opens of its link.
+    shares: u64,
+    clicks: u64,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +101,8 @@ struct Inner {
     sink: Option<Arc<dyn EventSink>>,
     /// Shared values and leases, with their expiry.
     shared: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    /// Relay codes of every campaign.
+    codes: Mutex<HashMap<RelayCode, CodeOwner>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -113,7 +119,14 @@ impl EmbeddedStore {
 
     /// A store that commits every change's event to `sink` before the change takes effect.
     pub fn with_sink(sink: Arc<dyn EventSink>) -> Self {
-        Self { inner: Arc::new(Inner { campaigns: RwLock::default(), sink: Some(sink), shared: Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                campaigns: RwLock::default(),
+                sink: Some(sink),
+                shared: Mutex::default(),
+                codes: Mutex::default(),
+            }),
+        }
     }
 
     fn campaign(&self, id: &CampaignId) -> Arc<CampaignHot> {
@@ -255,6 +268,9 @@ impl HotStore for EmbeddedStore {
         for shard in &c.shards {
             let s = shard.lock().await;
             out.participants += s.agg.participants;
+            out.relayed += s.agg.relayed;
+            out.shares += s.agg.shares;
+            out.clicks += s.agg.clicks;
             for (k, v) in &s.agg.places {
                 add(out.places.entry(k.clone()).or_default(), v);
             }
@@ -267,6 +283,53 @@ impl HotStore for EmbeddedStore {
 
     async fn ping(&self) -> HotResult<()> {
         Ok(())
+    }
+
+    async fn register_code(&self, code: &RelayCode, owner: &CodeOwner) -> HotResult<CodeOwner> {
+        let mut codes = self.inner.codes.lock().expect("codes lock poisoned");
+        Ok(codes.entry(code.clone()).or_insert_with(|| owner.clone()).clone())
+    }
+
+    async fn resolve_code(&self, code: &RelayCode) -> HotResult<Option<CodeOwner>> {
+        Ok(self.inner.codes.lock().expect("codes lock poisoned").get(code).cloned())
+    }
+
+    async fn share(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        channel: ShareChannel,
+        now: Millis,
+    ) -> HotResult<Option<u64>> {
+        let (campaign, participant) = (campaign.clone(), participant.clone());
+        self.detached(move |inner| async move {
+            let c = inner.campaign(&campaign);
+            let mut shard = c.shard(&participant).await;
+            let Some(p) = shard.participants.get(&participant) else { return Ok(None) };
+            let n = p.shares + 1;
+            inner.commit(&campaign, now, EventBody::Shared { participant: participant.clone(), channel, n }).await?;
+            shard.participants.get_mut(&participant).expect("checked above").shares = n;
+            shard.agg.shares += 1;
+            Ok(Some(n))
+        })
+        .await
+    }
+
+    async fn click(&self, owner: &CodeOwner, now: Millis) -> HotResult<()> {
+        let owner = owner.clone();
+        self.detached(move |inner| async move {
+            let c = inner.campaign(&owner.campaign);
+            let mut shard = c.shard(&owner.participant).await;
+            let Some(p) = shard.participants.get(&owner.participant) else { return Ok(()) };
+            let n = p.clicks + 1;
+            inner
+                .commit(&owner.campaign, now, EventBody::Clicked { participant: owner.participant.clone(), n })
+                .await?;
+            shard.participants.get_mut(&owner.participant).expect("checked above").clicks = n;
+            shard.agg.clicks += 1;
+            Ok(())
+        })
+        .await
     }
 
     async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
@@ -310,14 +373,19 @@ impl HotStore for EmbeddedStore {
         let mut shard = c.shard(&p.state.id).await;
         shard.agg.participants += 1;
         let best = p.state.best;
+        let relayed = u64::from(p.state.inviter.is_some());
+        shard.agg.relayed += relayed;
         bump(&mut shard.agg, &p.places, &p.state.unit, |a| {
             a.participants += 1;
+            a.relayed += relayed;
             if let Some(b) = best {
                 a.best_sum += b.score;
                 a.best_count += 1;
             }
         });
-        shard.participants.insert(p.state.id.clone(), Participant { state: p.state, places: p.places });
+        shard
+            .participants
+            .insert(p.state.id.clone(), Participant { state: p.state, places: p.places, shares: 0, clicks: 0 });
         Ok(())
     }
 
@@ -331,6 +399,7 @@ impl HotStore for EmbeddedStore {
 
 fn add(into: &mut Aggregate, from: &Aggregate) {
     into.participants += from.participants;
+    into.relayed += from.relayed;
     into.best_sum += from.best_sum;
     into.best_count += from.best_count;
 }
@@ -352,6 +421,9 @@ impl Inner {
             attempts_day: 0,
             attempts_on_day: 0,
             open_attempt: None,
+            relay_code: cmd.relay_code.clone(),
+            inviter: cmd.inviter.as_ref().map(|o| o.participant.clone()),
+            depth: cmd.inviter.as_ref().map_or(0, |o| o.depth + 1),
         };
         let body = EventBody::Joined {
             participant: cmd.participant.clone(),
@@ -359,11 +431,21 @@ impl Inner {
             unit: cmd.unit.clone(),
             nickname: state.nickname.clone(),
             places: cmd.places.clone(),
+            relay_code: Some(state.relay_code.clone()),
+            inviter: state.inviter.clone(),
+            depth: state.depth,
         };
         self.commit(&cmd.campaign, cmd.now, body).await?;
+        let relayed = u64::from(state.inviter.is_some());
         shard.agg.participants += 1;
-        bump(&mut shard.agg, &cmd.places, &cmd.unit, |a| a.participants += 1);
-        shard.participants.insert(cmd.participant, Participant { state: state.clone(), places: cmd.places });
+        shard.agg.relayed += relayed;
+        bump(&mut shard.agg, &cmd.places, &cmd.unit, |a| {
+            a.participants += 1;
+            a.relayed += relayed;
+        });
+        shard
+            .participants
+            .insert(cmd.participant, Participant { state: state.clone(), places: cmd.places, shares: 0, clicks: 0 });
         Ok(JoinOutcome::Created(state))
     }
 

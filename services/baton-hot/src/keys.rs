@@ -11,6 +11,7 @@
 //! - `P{v1:C:S}:events` — stream: the shard's events (`baton_core::events`, field `e`), read
 //!   by the archiver's consumer group `archiver`; `P{v1:C:S}:dead` — stream: events the
 //!   archiver could not apply, with the reason.
+//! - `P{v1:codes:S}` — hash: relay code → `campaign:participant:depth`, for every campaign.
 //! - `Pv1:shared:<name>` — strings: values every pod shares (cached upstream tokens, leases).
 //! - `Pv1:C:lb:score`, `Pv1:C:lb:r:<place>`, `Pv1:C:lb:u:<unit>` — sorted sets: leaderboards,
 //!   members participant ids, scores from `baton_core::leader`.
@@ -74,6 +75,13 @@ impl Keys {
     /// `SCAN` patterns of a campaign's hot state: its shard tags and its leaderboards.
     pub fn campaign_patterns(&self, c: &CampaignId) -> [String; 2] {
         [format!("{}{{v1:{}:*", glob_escape(&self.prefix), c), format!("{}v1:{}:lb:*", glob_escape(&self.prefix), c)]
+    }
+
+    /// The registry of relay codes (every campaign's), spread over the shards by code.
+    pub fn codes(&self, code: &baton_core::relay::RelayCode) -> String {
+        let shard =
+            code.as_str().bytes().fold(0u16, |h, b| h.wrapping_mul(31).wrapping_add(u16::from(b))) % self.shards;
+        format!("{}{{v1:codes:{}}}", self.prefix, shard)
     }
 
     /// A value shared by every pod (`shared_*` of the hot store).

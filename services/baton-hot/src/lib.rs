@@ -25,8 +25,10 @@ use async_trait::async_trait;
 use baton_core::Millis;
 use baton_core::draw::DrawnQuestion;
 use baton_core::events::Event;
+use baton_core::events::ShareChannel;
 use baton_core::ids::{AttemptId, CampaignId, Nickname, ParticipantId, PlaceId, QuestionId, UnitId};
 use baton_core::leader::LeaderResult;
+use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring::{Judged, Totals};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -56,6 +58,10 @@ pub struct ParticipantState {
     pub attempts_day: i32,
     pub attempts_on_day: u16,
     pub open_attempt: Option<AttemptId>,
+    /// The participant's relay code, the inviter fixed at join, and the depth in its chain.
+    pub relay_code: RelayCode,
+    pub inviter: Option<ParticipantId>,
+    pub depth: u32,
 }
 
 impl ParticipantState {
@@ -76,6 +82,12 @@ pub struct JoinCmd {
     pub places: Vec<PlaceId>,
     pub nickname: Nickname,
     pub now: Millis,
+    /// The code the participant gets if it is created (see [`HotStore::resolve_code`] to
+    /// make sure it is free).
+    pub relay_code: RelayCode,
+    /// The inviter, already attributed ([`baton_core::relay::attribute`]); used only if the
+    /// participant is created.
+    pub inviter: Option<CodeOwner>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +228,8 @@ pub struct BoardPage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Aggregate {
     pub participants: u64,
+    /// Participants who joined through someone's relay link.
+    pub relayed: u64,
     /// Sum and count of the best scores of those who finished an attempt.
     pub best_sum: u64,
     pub best_count: u64,
@@ -225,6 +239,9 @@ pub struct Aggregate {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Aggregates {
     pub participants: u64,
+    pub relayed: u64,
+    pub shares: u64,
+    pub clicks: u64,
     pub places: HashMap<PlaceId, Aggregate>,
     pub units: HashMap<UnitId, Aggregate>,
 }
@@ -292,6 +309,23 @@ pub trait HotStore: Send + Sync + 'static {
     async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()>;
     /// Puts an attempt back as the record says (rebuild; no event).
     async fn restore_attempt(&self, campaign: &CampaignId, a: AttemptState) -> HotResult<()>;
+
+    /// Records the owner of a relay code unless the code is taken; returns the owner the code
+    /// has afterwards (the caller's on success). Idempotent.
+    async fn register_code(&self, code: &RelayCode, owner: &CodeOwner) -> HotResult<CodeOwner>;
+    /// The owner of a relay code, if any campaign's participant has it.
+    async fn resolve_code(&self, code: &RelayCode) -> HotResult<Option<CodeOwner>>;
+    /// Records that a participant shared its link; returns how many times it has, or `None`
+    /// for an unknown participant.
+    async fn share(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        channel: ShareChannel,
+        now: Millis,
+    ) -> HotResult<Option<u64>>;
+    /// Records that someone opened a participant's relay link.
+    async fn click(&self, owner: &CodeOwner, now: Millis) -> HotResult<()>;
 
     /// A value shared by every pod (e.g. a cached upstream token), if set and not expired.
     /// Names are chosen by Baton's own code, never by a client.

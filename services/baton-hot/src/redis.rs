@@ -12,7 +12,8 @@ use crate::keys::Keys;
 use crate::*;
 use ::redis::Value;
 use ::redis::aio::ConnectionManager;
-use baton_core::events::{Event, EventBody};
+use baton_core::events::{Event, EventBody, ShareChannel};
+use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring::GRACE_MS;
 
 /// How long an attempt stays readable after it closed (for a late reload or a retried finish).
@@ -132,6 +133,10 @@ fn participant_from(id: &ParticipantId, h: &HashMap<String, String>) -> HotResul
         attempts_day: num(h.get("day"), "day")?,
         attempts_on_day: num(h.get("dayn"), "dayn")?,
         open_attempt: h.get("open").map(|a| AttemptId::parse(a).map_err(|e| corrupt(e.0))).transpose()?,
+        relay_code: RelayCode::parse(get("code")?)
+            .ok_or_else(|| corrupt(format!("participant {id} has a bad relay code")))?,
+        inviter: h.get("inviter").map(|i| ParticipantId::parse(i).map_err(|e| corrupt(e.0))).transpose()?,
+        depth: num(h.get("depth"), "depth")?,
     })
 }
 
@@ -202,6 +207,19 @@ fn attempt_fields(a: &AttemptState) -> Vec<String> {
         f.extend(["fin".into(), format!("{},{},{},{}", t.score, t.correct_count, t.total_ms, fin.reached_at)]);
     }
     f
+}
+
+/// A code registry entry: `campaign:participant:depth`.
+fn code_owner(s: &str) -> HotResult<CodeOwner> {
+    let mut parts = s.split(':');
+    let (Some(c), Some(p), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(corrupt(format!("bad relay code entry {s:?}")));
+    };
+    Ok(CodeOwner {
+        campaign: CampaignId::parse(c).map_err(|e| corrupt(e.0))?,
+        participant: ParticipantId::parse(p).map_err(|e| corrupt(e.0))?,
+        depth: d.parse().map_err(|_| corrupt(format!("bad depth in {s:?}")))?,
+    })
 }
 
 fn score_of(v: &Value) -> HotResult<u64> {
@@ -296,6 +314,9 @@ impl HotStore for RedisStore {
                 unit: cmd.unit.clone(),
                 nickname: cmd.nickname.as_str().to_owned(),
                 places: cmd.places.clone(),
+                relay_code: Some(cmd.relay_code.clone()),
+                inviter: cmd.inviter.as_ref().map(|o| o.participant.clone()),
+                depth: cmd.inviter.as_ref().map_or(0, |o| o.depth + 1),
             },
         );
         let args = [
@@ -306,6 +327,9 @@ impl HotStore for RedisStore {
             cmd.now.to_string(),
             aggs.join(","),
             event.to_json(),
+            cmd.relay_code.to_string(),
+            cmd.inviter.as_ref().map(|o| o.participant.to_string()).unwrap_or_default(),
+            cmd.inviter.as_ref().map_or(0, |o| o.depth + 1).to_string(),
         ];
         let mut reply = self.run(&keys, &args).await?;
         let st = status(&reply)?;
@@ -539,8 +563,14 @@ impl HotStore for RedisStore {
         for v in self.pipe(&p).await? {
             for (field, value) in hash(v)? {
                 let n: u64 = value.parse().map_err(|_| corrupt(format!("bad counter {field}={value}")))?;
-                if field == "all:n" {
-                    out.participants += n;
+                match field.as_str() {
+                    "all:n" => out.participants += n,
+                    "all:r" => out.relayed += n,
+                    "all:sh" => out.shares += n,
+                    "all:ck" => out.clicks += n,
+                    _ => {}
+                }
+                if field.starts_with("all:") {
                     continue;
                 }
                 let mut parts = field.splitn(3, ':');
@@ -554,6 +584,7 @@ impl HotStore for RedisStore {
                 };
                 match what {
                     "n" => agg.participants += n,
+                    "r" => agg.relayed += n,
                     "bs" => agg.best_sum += n,
                     "bc" => agg.best_count += n,
                     _ => return Err(corrupt(format!("bad counter field {field}"))),
@@ -566,6 +597,60 @@ impl HotStore for RedisStore {
     async fn ping(&self) -> HotResult<()> {
         let _: String = ::redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn register_code(&self, code: &RelayCode, owner: &CodeOwner) -> HotResult<CodeOwner> {
+        let value = format!("{}:{}:{}", owner.campaign, owner.participant, owner.depth);
+        let key = self.keys.codes(code);
+        let mut p = ::redis::pipe();
+        p.cmd("HSETNX").arg(&key).arg(code.as_str()).arg(&value).ignore();
+        p.cmd("HGET").arg(&key).arg(code.as_str());
+        let v = self.pipe(&p).await?;
+        let stored = v.first().and_then(text).ok_or_else(|| corrupt("relay code vanished"))?;
+        code_owner(&stored)
+    }
+
+    async fn resolve_code(&self, code: &RelayCode) -> HotResult<Option<CodeOwner>> {
+        let v: Option<String> = ::redis::cmd("HGET")
+            .arg(self.keys.codes(code))
+            .arg(code.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        v.map(|s| code_owner(&s)).transpose()
+    }
+
+    async fn share(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        channel: ShareChannel,
+        now: Millis,
+    ) -> HotResult<Option<u64>> {
+        let keys = [
+            self.keys.participant(campaign, participant),
+            self.keys.aggregates_of(campaign, participant),
+            self.keys.events_of(campaign, participant),
+        ];
+        let args = [
+            "share".to_owned(),
+            now.to_string(),
+            campaign.to_string(),
+            participant.to_string(),
+            channel.as_str().to_owned(),
+        ];
+        let reply = self.run(&keys, &args).await?;
+        match status(&reply)?.as_str() {
+            "done" => Ok(Some(arg(&reply, 1)?.parse().map_err(|_| corrupt("bad share count"))?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn click(&self, owner: &CodeOwner, now: Millis) -> HotResult<()> {
+        let (c, p) = (&owner.campaign, &owner.participant);
+        let keys = [self.keys.participant(c, p), self.keys.aggregates_of(c, p), self.keys.events_of(c, p)];
+        let args = ["click".to_owned(), now.to_string(), c.to_string(), p.to_string()];
+        self.run(&keys, &args).await.map(drop)
     }
 
     async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
@@ -657,6 +742,9 @@ impl HotStore for RedisStore {
             s.attempts_on_day.to_string(),
             s.open_attempt.as_ref().map(ToString::to_string).unwrap_or_default(),
             s.best.map(|b| format!("{},{},{}", b.score, b.total_ms, b.reached_ms)).unwrap_or_default(),
+            s.relay_code.to_string(),
+            s.inviter.as_ref().map(ToString::to_string).unwrap_or_default(),
+            s.depth.to_string(),
         ];
         self.run(&keys, &args).await.map(drop)
     }

@@ -57,7 +57,7 @@ fn collective(rank: u64, id: String, name: String, target: Option<u64>, a: Aggre
         target,
         rate: target.filter(|&t| t > 0).map(|t| (a.participants as f64 / t as f64 * 1e6).round() / 1e6),
         avg_best_score: (a.best_count > 0).then(|| (a.best_sum as f64 / a.best_count as f64 * 10.0).round() / 10.0),
-        relayed: Some(0),
+        relayed: Some(a.relayed),
     }
 }
 

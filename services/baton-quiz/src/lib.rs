@@ -29,4 +29,6 @@ pub struct Quiz {
     pub tokens: baton_http::auth::Tokens,
     /// Where citizens reach the service (no trailing slash), for share links.
     pub public_url: String,
+    /// WeChat, when configured: silent sign-in makes one person one participant.
+    pub wechat: Option<baton_wechat::WeChat>,
 }

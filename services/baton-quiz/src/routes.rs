@@ -8,6 +8,7 @@ use baton_core::calendar::day_number;
 use baton_core::campaign::{Campaign, PlaceDoc, Status};
 use baton_core::draw::{DrawnQuestion, draw};
 use baton_core::ids::{AttemptId, CampaignId, DeviceId, Nickname, ParticipantId, PlaceId, QuestionId, UnitId};
+use baton_core::relay::{CodeOwner, RelayCode, attribute};
 use baton_core::scoring::{self, attempt_expires, choice_mask, mask_to_choice};
 use baton_hot::*;
 use baton_http::Problem;
@@ -51,8 +52,10 @@ fn place_view(p: &PlaceDoc) -> PlaceView {
     }
 }
 
-fn share_url(q: &Quiz, c: &CampaignId) -> String {
-    format!("{}/c/{}", q.public_url, c)
+/// The short link that passes the baton: opening it records the click and leads to the
+/// campaign page with the code.
+pub(crate) fn share_url(q: &Quiz, code: &RelayCode) -> String {
+    format!("{}/r/{}", q.public_url, code)
 }
 
 /// Public campaign information: rules, places, units, live participant count.
@@ -97,8 +100,8 @@ async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web
                 target: u.target,
             })
             .collect(),
-        // Relay attribution is not recorded by this version, so nobody has joined through a relay yet.
-        stats: StatsView { participants: agg.participants, relayed: 0 },
+        stats: StatsView { participants: agg.participants, relayed: agg.relayed },
+        wechat_app_id: q.wechat.as_ref().map(|w| w.app_id().to_owned()),
     }))
 }
 
@@ -111,7 +114,9 @@ fn default_nickname(p: &ParticipantId) -> Nickname {
 #[utoipa::path(tag = "participant", request_body = JoinRequest, responses(
     (status = 201, description = "Joined", body = JoinResponse),
     (status = 200, description = "Joined before from this device: the same participant, a fresh token", body = JoinResponse),
-    (status = 400, description = "invalid_device_id, invalid_region, invalid_unit, invalid_nickname, malformed or unknown fields", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 400, description = "invalid_device_id, invalid_region, invalid_unit, invalid_nickname, wechat_code_invalid, wechat_not_configured, malformed or unknown fields", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 502, description = "wechat_upstream: WeChat refused the sign-in", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 503, description = "wechat_unavailable, unavailable", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
@@ -142,7 +147,13 @@ async fn join(
             Some(unit)
         }
     };
-    let participant = ParticipantId::for_device(c.id(), device.as_str());
+    let participant = match (&body.wechat_code, &q.wechat) {
+        (Some(code), Some(wechat)) => ParticipantId::for_wechat(c.id(), &wechat.openid_for_code(code).await?),
+        (Some(_), None) => {
+            return Err(Problem::bad_request("wechat_not_configured", "WeChat sign-in is not set up for this service."));
+        }
+        (None, _) => ParticipantId::for_device(c.id(), device.as_str()),
+    };
     let nickname = match &body.nickname {
         Some(n) => Nickname::parse(n).map_err(|e| Problem::bad_request("invalid_nickname", e.0))?,
         None => default_nickname(&participant),
@@ -150,6 +161,12 @@ async fn join(
     // The participant counts towards the most precise place known and every place above it.
     let home = unit.map_or(&region, |u| &u.region_id);
     let now = q.clock.now_ms();
+    // The invite code is advisory: unknown, malformed, foreign or one's own is ignored.
+    let owner = match body.invite_code.as_deref().and_then(RelayCode::parse) {
+        Some(code) => q.store.resolve_code(&code).await.map_err(hot)?,
+        None => None,
+    };
+    let inviter = attribute(c.id(), &participant, owner);
     let outcome = q
         .store
         .join(JoinCmd {
@@ -160,20 +177,44 @@ async fn join(
             places: c.ancestors(home),
             nickname,
             now,
+            relay_code: free_code(&q).await?,
+            inviter,
         })
         .await
         .map_err(hot)?;
-    let status = match outcome {
-        JoinOutcome::Created(_) => StatusCode::CREATED,
-        JoinOutcome::Existing(_) => StatusCode::OK,
+    let (status, state) = match outcome {
+        JoinOutcome::Created(s) => (StatusCode::CREATED, s),
+        JoinOutcome::Existing(s) => (StatusCode::OK, s),
+    };
+    // Registering the code again on a re-join repairs a registration a crash left out.
+    let mine = CodeOwner { campaign: c.id().clone(), participant: participant.clone(), depth: state.depth };
+    let registered = q.store.register_code(&state.relay_code, &mine).await.map_err(hot)?;
+    if registered != mine {
+        tracing::error!(participant.id = %participant, "relay code taken by another participant; links of this one do not attribute");
+    }
+    let inviter = match &state.inviter {
+        Some(i) => q.store.nicknames(c.id(), std::slice::from_ref(i)).await.map_err(hot)?.pop().flatten(),
+        None => None,
     };
     Ok(HttpResponse::build(status).json(JoinResponse {
         participant_id: participant.to_string(),
         token: q.tokens.issue_participant(c.id(), &participant, now / 1000),
-        relay_code: None,
-        share_url: share_url(&q, c.id()),
-        inviter: None,
+        relay_code: Some(state.relay_code.to_string()),
+        share_url: share_url(&q, &state.relay_code),
+        inviter: inviter.map(|nickname| InviterView { nickname }),
     }))
+}
+
+/// A relay code nobody has yet (codes have 50 random bits, so the first is all but certainly
+/// free).
+async fn free_code(q: &Quiz) -> Result<RelayCode, Problem> {
+    for _ in 0..8 {
+        let code = RelayCode::random(&mut rand::rng());
+        if q.store.resolve_code(&code).await.map_err(hot)?.is_none() {
+            return Ok(code);
+        }
+    }
+    Err(Problem::internal("no free relay code after 8 tries"))
 }
 
 /// The participant of a token, as the hot store has it.
@@ -210,8 +251,8 @@ async fn me(q: web::Data<Quiz>, auth: ParticipantAuth) -> Result<web::Json<MeVie
         best_seconds: p.best.map(|b| b.total_ms as f64 / 1000.0),
         attempts_left_today,
         open_attempt_id: p.open_attempt.map(|a| a.to_string()),
-        relay_code: None,
-        share_url: share_url(&q, c.id()),
+        relay_code: Some(p.relay_code.to_string()),
+        share_url: share_url(&q, &p.relay_code),
     }))
 }
 

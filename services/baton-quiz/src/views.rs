@@ -128,6 +128,9 @@ pub struct CampaignView {
     pub regions: Vec<PlaceView>,
     pub units: Vec<UnitView>,
     pub stats: StatsView,
+    /// The WeChat official account's app id when WeChat is configured (for sign-in and
+    /// sharing inside WeChat), or null.
+    pub wechat_app_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -143,6 +146,9 @@ pub struct JoinRequest {
     pub nickname: Option<String>,
     /// The relay code of the link the participant came through (advisory).
     pub invite_code: Option<String>,
+    /// Inside WeChat: the `code` of a `snsapi_base` sign-in. The participant is then the
+    /// WeChat user, on any device; without it, the device.
+    pub wechat_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -53,6 +53,26 @@ pub struct ServeConfig {
     pub demo: bool,
     /// How often campaigns are reloaded from the database.
     pub campaign_refresh: Duration,
+    /// WeChat, when configured.
+    pub wechat: Option<WeChatSettings>,
+}
+
+/// A WeChat official account. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct WeChatSettings {
+    pub app_id: String,
+    pub app_secret: String,
+    pub api_base: String,
+}
+
+impl std::fmt::Debug for WeChatSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeChatSettings")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"[redacted]")
+            .field("api_base", &self.api_base)
+            .finish()
+    }
 }
 
 /// Everything the app is built from. Cheap to clone.
@@ -66,6 +86,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     pub archiver_metrics: ArchiverMetrics,
+    pub wechat: Option<baton_wechat::WeChat>,
     openapi_json: Arc<String>,
     route_table: Arc<RouteTable>,
 }
@@ -104,6 +125,14 @@ impl Services {
             config.jwt_keys.clone()
         };
         let tokens = Tokens::new(&keys).map_err(anyhow::Error::msg)?;
+        let wechat = match &config.wechat {
+            Some(w) => {
+                let cfg =
+                    baton_wechat::WeChatConfig::new(w.app_id.clone(), w.app_secret.clone()).with_api_base(&w.api_base);
+                Some(baton_wechat::WeChat::new(cfg, store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?)
+            }
+            None => None,
+        };
         let doc = openapi(&config.roles);
         let route_table = Arc::new(RouteTable::of(&doc));
         let openapi_json = Arc::new(doc.to_json().context("rendering the OpenAPI document")?);
@@ -116,6 +145,7 @@ impl Services {
             clock,
             metrics: process_metrics,
             archiver_metrics,
+            wechat,
             openapi_json,
             route_table,
         };
@@ -184,6 +214,9 @@ where
     if roles.has(Role::Quiz) {
         app = app.configure(baton_quiz::routes::configure);
     }
+    if roles.has(Role::Relay) {
+        app = app.configure(baton_relay::routes::configure).configure(baton_wechat::routes::configure);
+    }
     app
 }
 
@@ -210,9 +243,19 @@ pub fn app(
         clock: s.clock.clone(),
         tokens: s.tokens.clone(),
         public_url: s.config.public_url.clone(),
+        wechat: s.wechat.clone(),
+    };
+    let relay = baton_relay::Relay {
+        store: s.store.clone(),
+        db: s.db.clone(),
+        campaigns: s.campaigns.clone(),
+        clock: s.clock.clone(),
+        public_url: s.config.public_url.clone(),
     };
     let (app, _) = routes(App::new().into_utoipa_app(), &s.config.roles).split_for_parts();
     app.app_data(web::Data::new(quiz))
+        .app_data(web::Data::new(relay))
+        .app_data(web::Data::new(s.wechat.clone()))
         .app_data(web::Data::new(s.tokens.clone()))
         .app_data(web::Data::new(s.clock.clone()))
         .app_data(web::Data::new(s.metrics.clone()))
@@ -252,10 +295,18 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
         }
         _ => None,
     };
+    let relay_worker = s
+        .config
+        .roles
+        .has(Role::Relay)
+        .then(|| tokio::spawn(baton_relay::worker::run(s.db.clone(), s.campaigns.clone(), Duration::from_secs(1))));
     let app_services = s.clone();
     let server = actix_web::HttpServer::new(move || app(app_services.clone())).listen(listener)?.run();
     let result = server.await;
     refresher.abort();
+    if let Some(w) = relay_worker {
+        w.abort();
+    }
     if let Some(a) = archiver {
         // Stopping mid-round is safe: what was not acknowledged is delivered again.
         a.abort();

@@ -1,7 +1,7 @@
 //! Commands and flags. Every flag also reads an environment variable (`BATON_` + the flag name
 //! in upper snake case); `--database-url` and `--redis-url` are accepted by every subcommand.
 
-use crate::app::{ServeConfig, Services};
+use crate::app::{ServeConfig, Services, WeChatSettings};
 use crate::roles::Roles;
 use anyhow::Context;
 use baton_db::{Db, PutOutcome};
@@ -88,6 +88,15 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "BATON_BODY_LIMIT", default_value_t = baton_http::extract::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// WeChat official account app id: turns on the JS-SDK config and silent sign-in.
+    #[arg(long, env = "BATON_WECHAT_APP_ID")]
+    pub wechat_app_id: Option<String>,
+    /// WeChat app secret (give it through the environment in practice; never logged).
+    #[arg(long, env = "BATON_WECHAT_APP_SECRET", hide_env_values = true)]
+    pub wechat_app_secret: Option<String>,
+    /// WeChat API base URL.
+    #[arg(long, env = "BATON_WECHAT_API_BASE", default_value = baton_wechat::DEFAULT_API_BASE)]
+    pub wechat_api_base: String,
     /// Seconds between reloads of campaigns from the database.
     #[arg(long, env = "BATON_CAMPAIGN_REFRESH_SECS", default_value_t = 10)]
     pub campaign_refresh_secs: u64,
@@ -158,6 +167,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .to_owned(),
                 demo: args.demo,
                 campaign_refresh: Duration::from_secs(args.campaign_refresh_secs.max(1)),
+                wechat: match (&args.wechat_app_id, &args.wechat_app_secret) {
+                    (Some(id), Some(secret)) => Some(WeChatSettings {
+                        app_id: id.clone(),
+                        app_secret: secret.clone(),
+                        api_base: args.wechat_api_base.clone(),
+                    }),
+                    (None, None) => None,
+                    _ => anyhow::bail!(
+                        "--wechat-app-id and --wechat-app-secret go together (BATON_WECHAT_APP_ID, BATON_WECHAT_APP_SECRET)"
+                    ),
+                },
             };
             let services = Services::connect(config, Arc::new(SystemClock)).await?;
             crate::app::serve(services, listener).await

@@ -12,15 +12,18 @@ pub enum Role {
     /// Events from the hot store's streams into SQL (with Redis; the embedded store commits
     /// its events itself).
     Archiver,
+    /// Short share links, relay stats, share intents, cards and posters, chain roll-ups.
+    Relay,
 }
 
 impl Role {
-    pub const ALL: [Role; 2] = [Role::Quiz, Role::Archiver];
+    pub const ALL: [Role; 3] = [Role::Quiz, Role::Archiver, Role::Relay];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Quiz => "quiz",
             Role::Archiver => "archiver",
+            Role::Relay => "relay",
         }
     }
 }

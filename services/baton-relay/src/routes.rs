@@ -1,0 +1,213 @@
+//! The relay role's route table and handlers.
+
+use crate::Relay;
+use crate::card::{CardInfo, campaign_page, card_image_svg};
+use crate::poster::{PosterInfo, poster_svg};
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use baton_core::campaign::Campaign;
+use baton_core::events::ShareChannel;
+use baton_core::ids::CampaignId;
+use baton_core::relay::RelayCode;
+use baton_hot::HotError;
+use baton_http::Problem;
+use baton_http::auth::ParticipantAuth;
+use baton_http::extract::JsonBody;
+use baton_http::problem::ProblemDoc;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Registers the relay role's routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(short_link)
+        .service(campaign_card_page)
+        .service(card_image)
+        .service(my_relay)
+        .service(poster)
+        .service(share);
+}
+
+fn hot(e: HotError) -> Problem {
+    match e {
+        HotError::Unavailable(m) => Problem::unavailable(m),
+        HotError::Corrupt(m) => Problem::internal(m),
+    }
+}
+
+fn db(e: baton_db::DbError) -> Problem {
+    Problem::unavailable(format!("database: {e}"))
+}
+
+fn redirect(to: String) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn campaign_of(r: &Relay, id: &str) -> Result<Arc<Campaign>, Problem> {
+    let none = || Problem::not_found("campaign_not_found", "There is no such campaign.");
+    let id = CampaignId::parse(id).map_err(|_| none())?;
+    r.campaigns.get(&id).ok_or_else(none)
+}
+
+/// The short share link: records the open and leads to the campaign page with the code.
+/// Unknown codes lead to the front page.
+#[utoipa::path(tag = "relay", responses(
+    (status = 302, description = "To /c/{campaign}?invite={code}, or to / for an unknown code"),
+))]
+#[get("/r/{code}")]
+async fn short_link(r: web::Data<Relay>, code: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let Some(code) = RelayCode::parse(&code) else { return Ok(redirect("/".into())) };
+    let owner = r.store.resolve_code(&code).await.map_err(hot)?;
+    let Some(owner) = owner.filter(|o| r.campaigns.get(&o.campaign).is_some()) else { return Ok(redirect("/".into())) };
+    // The open is counted, but a failure to count it must not stop a citizen on the way in.
+    if let Err(e) = r.store.click(&owner, r.clock.now_ms()).await {
+        tracing::warn!(error = %e, "recording a relay link open failed");
+    }
+    Ok(redirect(format!("/c/{}?invite={}", owner.campaign, code)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The relay code the visitor came with.
+    pub invite: Option<String>,
+}
+
+/// The campaign page, with the metadata WeChat and other apps read for a share card.
+#[utoipa::path(tag = "relay", params(PageQuery), responses(
+    (status = 200, description = "HTML", content_type = "text/html"),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/c/{cid}")]
+async fn campaign_card_page(
+    r: web::Data<Relay>,
+    cid: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let c = campaign_of(&r, &cid)?;
+    let d = c.doc();
+    let page = campaign_page(&CardInfo {
+        title: d.title.clone(),
+        description: d.description.clone(),
+        page_url: format!("{}/c/{}", r.public_url, c.id()),
+        image_url: format!("{}/c/{}/card.svg", r.public_url, c.id()),
+        invite_code: query.invite.as_deref().and_then(RelayCode::parse).map(|c| c.to_string()),
+        app_script: None,
+    });
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page))
+}
+
+/// The image of the campaign's share card.
+#[utoipa::path(tag = "relay", responses(
+    (status = 200, description = "SVG", content_type = "image/svg+xml"),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/c/{cid}/card.svg")]
+async fn card_image(r: web::Data<Relay>, cid: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let c = campaign_of(&r, &cid)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(card_image_svg(&c.doc().title, "全民禁毒 · 接力传递")))
+}
+
+/// The caller's relay, privately.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RelayView {
+    /// People who joined through my link.
+    pub direct: u64,
+    /// Everyone downstream (may lag a few seconds).
+    pub descendants: u64,
+    /// 0 for a chain's origin.
+    pub depth: u32,
+    /// My ancestors' nicknames, nearest first, at most 20.
+    pub chain: Vec<String>,
+    /// The latest direct joiners' nicknames, newest first.
+    pub recent: Vec<String>,
+    pub relay_code: String,
+    pub share_url: String,
+}
+
+/// My relay: direct joins, everyone downstream, depth, the chain above me, recent joiners.
+#[utoipa::path(tag = "relay", security(("participant" = [])), responses(
+    (status = 200, body = RelayView),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/api/v1/me/relay")]
+async fn my_relay(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<web::Json<RelayView>, Problem> {
+    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
+    // The SQL record may not have this participant yet (the archiver lags a little): zeros then.
+    let stats = r.db.relay_stats(&auth.campaign, &auth.participant).await.map_err(db)?;
+    let (direct, descendants, chain, recent) = match stats {
+        Some(s) => (s.direct, s.descendants, s.chain, s.recent),
+        None => (0, 0, Vec::new(), Vec::new()),
+    };
+    Ok(web::Json(RelayView {
+        direct,
+        descendants,
+        depth: p.depth,
+        chain,
+        recent,
+        share_url: format!("{}/r/{}", r.public_url, p.relay_code),
+        relay_code: p.relay_code.to_string(),
+    }))
+}
+
+/// My share poster, with the QR code of my link, for when a share card does not show.
+#[utoipa::path(tag = "relay", security(("participant" = [])), responses(
+    (status = 200, description = "SVG", content_type = "image/svg+xml"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/api/v1/me/poster.svg")]
+async fn poster(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<HttpResponse, Problem> {
+    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
+    let c = r
+        .campaigns
+        .get(&auth.campaign)
+        .ok_or_else(|| Problem::not_found("campaign_not_found", "There is no such campaign."))?;
+    let svg = poster_svg(&PosterInfo {
+        campaign_title: c.doc().title.clone(),
+        nickname: p.nickname,
+        share_url: format!("{}/r/{}", r.public_url, p.relay_code),
+        relay_code: p.relay_code.to_string(),
+        line: "我已参加禁毒知识答题，邀你一起接力！".into(),
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "private, max-age=60"))
+        .body(svg))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// `wechat_friend`, `wechat_moments`, `link`, `qr` or `other`.
+    pub channel: String,
+}
+
+/// Record that I shared my link.
+#[utoipa::path(tag = "relay", security(("participant" = [])), request_body = ShareRequest, responses(
+    (status = 204, description = "Recorded"),
+    (status = 400, description = "invalid_channel", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[post("/api/v1/shares")]
+async fn share(
+    r: web::Data<Relay>,
+    auth: ParticipantAuth,
+    JsonBody(body): JsonBody<ShareRequest>,
+) -> Result<HttpResponse, Problem> {
+    let channel = ShareChannel::parse(&body.channel).ok_or_else(|| {
+        Problem::bad_request("invalid_channel", "channel must be wechat_friend, wechat_moments, link, qr or other.")
+    })?;
+    let n = r.store.share(&auth.campaign, &auth.participant, channel, r.clock.now_ms()).await.map_err(hot)?;
+    match n {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(Problem::unauthorized("This participant is not known here. Join the campaign again.")),
+    }
+}

@@ -1,0 +1,143 @@
+//! Passing the baton, end to end on both stacks: relay codes and short links, attribution at
+//! join (first touch, never oneself, never another campaign's), relay stats rolled up off the
+//! join path, collective relay rankings, share intents, and hostile codes.
+
+use baton_archiver::redis::ArchiverConfig;
+use baton_e2e::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Brings SQL up to date (the archiver, with Redis) and rolls up relay totals.
+async fn settle(app: &TestApp) {
+    if let Some(url) = app.services.config.redis_url.clone() {
+        let mut c = ArchiverConfig::new("settle");
+        c.block = Duration::from_millis(20);
+        c.claim_idle = Duration::ZERO;
+        let mut a = baton::app::start_archiver(&app.services, &url, c).await.unwrap();
+        loop {
+            let r = a.run_once().await.unwrap();
+            if r.read == 0 && r.claimed == 0 {
+                break;
+            }
+        }
+    }
+    baton_relay::worker::roll_up_all(&app.services.db, &app.services.campaigns).await.unwrap();
+}
+
+async fn join_with(app: &TestApp, device: &str, nickname: &str, code: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"device_id": device, "region_id": "hetang-yuetang", "nickname": nickname});
+    if let Some(c) = code {
+        body["invite_code"] = c.into();
+    }
+    let r = app.post("/api/v1/campaigns/demo/participants", &body, None).await;
+    (r.status, r.json())
+}
+
+async fn relay_of(app: &TestApp, token: &str) -> Value {
+    app.get("/api/v1/me/relay", Some(token)).await.json()
+}
+
+async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
+    let app = TestApp::spawn(hot, sql).await;
+    let (s, root) = join_with(&app, "device-relay-root", "火炬手", None).await;
+    assert_eq!(s, 201);
+    let code = root["relay_code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 10);
+    assert!(code.bytes().all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b)), "{code}");
+    assert_eq!(root["share_url"], format!("https://baton.test/r/{code}"));
+    assert_eq!(root["inviter"], Value::Null);
+
+    // The short link records the open and leads to the campaign page with the code.
+    let r = app.get(&format!("/r/{code}"), None).await;
+    assert_eq!((r.status, r.header("location")), (302, Some(format!("/c/demo?invite={code}").as_str())));
+    let r = app.get(&format!("/r/{}", code.to_uppercase()), None).await;
+    assert_eq!(r.header("location"), Some(format!("/c/demo?invite={code}").as_str()), "codes forgive case");
+    for unknown in ["zzzzzzzzzz", "short", "%3Cscript%3E", &"x".repeat(3000)] {
+        let r = app.get(&format!("/r/{unknown}"), None).await;
+        assert_eq!((r.status, r.header("location")), (302, Some("/")), "{unknown}");
+    }
+    let page = app.get(&format!("/c/demo?invite={code}"), None).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("og:title") && html.contains("株洲市全民禁毒网络接力大赛"), "{html}");
+    assert!(html.contains(&code));
+
+    // Attribution: first touch, fixed at join.
+    let (s, child) = join_with(&app, "device-relay-child", "接棒人", Some(&code)).await;
+    assert_eq!(s, 201);
+    assert_eq!(child["inviter"], json!({"nickname": "火炬手"}));
+    let (s, again) = join_with(&app, "device-relay-child", "接棒人", Some(child["relay_code"].as_str().unwrap())).await;
+    assert_eq!((s, &again["inviter"]), (200, &json!({"nickname": "火炬手"})), "a re-join never changes the inviter");
+    // Oneself, unknown, malformed, over-long and foreign codes are ignored, not errors.
+    let (_, me_again) = join_with(&app, "device-relay-root", "火炬手", Some(&code)).await;
+    assert_eq!(me_again["inviter"], Value::Null);
+    let (s, self_first) = join_with(&app, "device-relay-solo", "独行", Some("0000000000")).await;
+    assert_eq!((s, &self_first["inviter"]), (201, &Value::Null));
+    for (i, bad) in ["", "abc", "<script>", &"7".repeat(10_000), "   ", "ilo0ILO0ab"].iter().enumerate() {
+        let (s, j) = join_with(&app, &format!("device-relay-bad-{i}"), "路人", Some(bad)).await;
+        assert!(s == 201 || s == 413, "{bad:?}: {s} {j}");
+        if s == 201 {
+            assert_eq!(j["inviter"], Value::Null, "{bad:?}");
+        }
+    }
+
+    // Shares are recorded by channel; unknown channels are refused.
+    let root_token = root["token"].as_str().unwrap();
+    for channel in ["wechat_moments", "qr"] {
+        let r = app.post("/api/v1/shares", &json!({"channel": channel}), Some(root_token)).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    app.post("/api/v1/shares", &json!({"channel": "weibo"}), Some(root_token)).await.problem(400, "invalid_channel");
+    app.post("/api/v1/shares", &json!({"channel": "qr"}), None).await.problem(401, "unauthorized");
+
+    // Relay stats, privately; collective relay counts publicly.
+    let grand = join_with(&app, "device-relay-grand", "三棒", Some(child["relay_code"].as_str().unwrap())).await.1;
+    settle(&app).await;
+    let mine = relay_of(&app, root_token).await;
+    assert_eq!(
+        (mine["direct"].as_u64(), mine["descendants"].as_u64(), mine["depth"].as_u64()),
+        (Some(1), Some(2), Some(0))
+    );
+    assert_eq!(mine["recent"], json!(["接棒人"]));
+    assert_eq!(mine["chain"], json!([]));
+    let g = relay_of(&app, grand["token"].as_str().unwrap()).await;
+    assert_eq!((g["depth"].as_u64(), &g["chain"]), (Some(2), &json!(["接棒人", "火炬手"])));
+    let info = app.get("/api/v1/campaigns/demo", None).await.json();
+    assert_eq!(info["stats"]["relayed"], 2);
+    let regions = app.get("/api/v1/campaigns/demo/leaderboards/regions?limit=1", None).await.json();
+    assert_eq!(
+        (regions["entries"][0]["id"].as_str(), regions["entries"][0]["relayed"].as_u64()),
+        (Some("hetang"), Some(2))
+    );
+    // The individual relay board stays off (WeChat's rules forbid rewarding invites).
+    app.get("/api/v1/campaigns/demo/leaderboards/relay", None).await.problem(404, "board_disabled");
+    // The poster carries the share link.
+    let poster = app.get("/api/v1/me/poster.svg", Some(root_token)).await;
+    assert_eq!((poster.status, poster.header("content-type")), (200, Some("image/svg+xml")));
+    let printed = format!("{} {}", code[..5].to_uppercase(), code[5..].to_uppercase());
+    assert!(poster.text().contains(&printed), "the poster prints the code as {printed}");
+}
+
+/// A whole school joins through one code at once: every join is attributed once.
+async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
+    let app = std::sync::Arc::new(TestApp::spawn(hot, sql).await);
+    let (_, teacher) = join_with(&app, "device-flood-teacher", "老师", None).await;
+    let code = teacher["relay_code"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (app, code) = (app.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            let (s, j) = join_with(&app, &format!("device-flood-{i:04}"), &format!("学生{i}"), Some(&code)).await;
+            assert_eq!((s, &j["inviter"]["nickname"]), (201, &json!("老师")));
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    settle(&app).await;
+    let mine = relay_of(&app, teacher["token"].as_str().unwrap()).await;
+    assert_eq!((mine["direct"].as_u64(), mine["descendants"].as_u64()), (Some(200), Some(200)));
+    assert_eq!(mine["recent"].as_array().unwrap().len(), 10);
+}
+
+on_both_stacks!(codes_links_and_attribution, a_flood_through_one_code);
