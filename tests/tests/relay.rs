@@ -141,3 +141,33 @@ async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
 }
 
 on_both_stacks!(codes_links_and_attribution, a_flood_through_one_code);
+
+/// A campaign that turns the individual relay board on ranks people by direct joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_board_where_a_campaign_turns_it_on() {
+    let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
+    let mut doc = baton::demo::doc();
+    doc.rules.relay_board = true;
+    app.services.db.put_campaign(&doc).await.unwrap();
+    app.services.reload_campaigns().await.unwrap();
+    let (_, a) = join_with(&app, "device-board-a", "甲", None).await;
+    let (_, b) = join_with(&app, "device-board-b", "乙", None).await;
+    for i in 0..3 {
+        join_with(&app, &format!("device-board-a{i}"), &format!("甲{i}"), a["relay_code"].as_str()).await;
+    }
+    let (_, b0) = join_with(&app, "device-board-b0", "乙0", b["relay_code"].as_str()).await;
+    join_with(&app, "device-board-b00", "乙00", b0["relay_code"].as_str()).await;
+    settle(&app).await;
+    let board = app.get("/api/v1/campaigns/demo/leaderboards/relay", None).await.json();
+    assert_eq!(board["total"], 3);
+    let rows: Vec<(String, u64, u64)> = board["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["value"].as_u64().unwrap(), e["relayed"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("甲".to_owned(), 3, 3), ("乙".to_owned(), 1, 2), ("乙0".to_owned(), 1, 1)]);
+    let mine =
+        app.get("/api/v1/campaigns/demo/leaderboards/relay?around=me", Some(b["token"].as_str().unwrap())).await.json();
+    assert_eq!(mine["me"]["rank"], 2);
+}

@@ -265,6 +265,16 @@ impl Db {
         }))
     }
 
+    /// How many participants have relay totals (someone joined through them).
+    pub async fn relayer_count(&self, campaign: &CampaignId) -> Result<u64, DbError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM relay_counts WHERE campaign_id = $1 AND direct > 0")
+            .bind(campaign.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::query(format!("counting the relayers of campaign {campaign}")))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Up to `limit` participants with relay totals, from the `offset`th, ranked by direct
     /// joiners (most first), then descendants (most first), then id (bytewise): participant,
     /// nickname, direct, descendants. Totals are those counted by [`Db::roll_up_relays`].

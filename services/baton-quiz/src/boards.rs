@@ -22,6 +22,8 @@ enum Named {
     Individual(Board),
     Regions,
     Units,
+    /// Individuals by people who joined through them (only where the campaign turns it on).
+    Relay,
 }
 
 fn parse_board(c: &Campaign, name: &str) -> Result<Named, Problem> {
@@ -30,6 +32,7 @@ fn parse_board(c: &Campaign, name: &str) -> Result<Named, Problem> {
         "score" => Named::Individual(Board::Score),
         "regions" => Named::Regions,
         "units" => Named::Units,
+        "relay" if c.rules().relay_board => Named::Relay,
         "relay" => {
             return Err(Problem::not_found("board_disabled", "This campaign does not rank individuals by relays."));
         }
@@ -126,6 +129,28 @@ pub async fn leaderboard(
                     })
             });
             BoardView { board: name, total: page.total, entries, me }
+        }
+        Named::Relay => {
+            let db = |e: baton_db::DbError| Problem::unavailable(format!("database: {e}"));
+            let total = q.db.relayer_count(c.id()).await.map_err(db)?;
+            let rows = q.db.top_relayers(c.id(), limit as u32, offset).await.map_err(db)?;
+            let entries: Vec<EntryView> = rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, name, direct, descendants))| EntryView {
+                    rank: offset + i as u64 + 1,
+                    id: id.to_string(),
+                    name,
+                    value: direct,
+                    seconds: None,
+                    target: None,
+                    rate: None,
+                    avg_best_score: None,
+                    relayed: Some(descendants),
+                })
+                .collect();
+            let me = me.map(|p| entries.iter().find(|e| e.id == p.id.as_str()).cloned());
+            BoardView { board: name, total, entries, me }
         }
         Named::Regions | Named::Units => {
             let agg = q.store.aggregates(c.id()).await.map_err(hot)?;

@@ -31,4 +31,6 @@ pub struct Quiz {
     pub public_url: String,
     /// WeChat, when configured: silent sign-in makes one person one participant.
     pub wechat: Option<baton_wechat::WeChat>,
+    /// The record, for the individual relay board (where a campaign turns it on).
+    pub db: baton_db::Db,
 }

@@ -150,7 +150,10 @@ async fn join(
     let participant = match (&body.wechat_code, &q.wechat) {
         (Some(code), Some(wechat)) => ParticipantId::for_wechat(c.id(), &wechat.openid_for_code(code).await?),
         (Some(_), None) => {
-            return Err(Problem::bad_request("wechat_not_configured", "WeChat sign-in is not set up for this service."));
+            return Err(Problem::bad_request(
+                "wechat_not_configured",
+                "WeChat sign-in is not set up for this service.",
+            ));
         }
         (None, _) => ParticipantId::for_device(c.id(), device.as_str()),
     };

@@ -282,7 +282,7 @@ pub struct BoardQuery {
     pub around: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EntryView {
     pub rank: u64,
     pub id: String,
@@ -301,7 +301,8 @@ pub struct EntryView {
     /// Collective boards: mean best score of those who finished an attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_best_score: Option<f64>,
-    /// Collective boards: participants who joined through a relay link.
+    /// Collective boards: participants who joined through a relay link. The `relay` board:
+    /// everyone downstream of this participant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relayed: Option<u64>,
 }

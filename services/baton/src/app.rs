@@ -244,6 +244,7 @@ pub fn app(
         tokens: s.tokens.clone(),
         public_url: s.config.public_url.clone(),
         wechat: s.wechat.clone(),
+        db: s.db.clone(),
     };
     let relay = baton_relay::Relay {
         store: s.store.clone(),
