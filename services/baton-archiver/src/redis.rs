@@ -88,6 +88,7 @@ struct Entry {
 }
 
 pub struct Archiver {
+    client: redis::Client,
     conn: MultiplexedConnection,
     reader: MultiplexedConnection,
     keys: Keys,
@@ -97,6 +98,9 @@ pub struct Archiver {
     campaigns: CampaignList,
     groups: HashSet<String>,
     last_trim: Option<Instant>,
+    /// Set after a reconnect: the next read takes this consumer's own pending entries first
+    /// (those read before the connection broke), without waiting for them to go idle.
+    own_pending_first: bool,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -162,17 +166,47 @@ impl Archiver {
         campaigns: CampaignList,
     ) -> Result<Self, ArchiverError> {
         let client = redis::Client::open(url)?;
+        let (conn, reader) = Self::connections(&client, &config).await?;
+        Ok(Self {
+            client,
+            conn,
+            reader,
+            keys,
+            db,
+            metrics,
+            config,
+            campaigns,
+            groups: HashSet::new(),
+            last_trim: None,
+            own_pending_first: false,
+        })
+    }
+
+    /// A connection for commands and one for blocking reads, with room for the block.
+    async fn connections(
+        client: &redis::Client,
+        config: &ArchiverConfig,
+    ) -> Result<(MultiplexedConnection, MultiplexedConnection), ArchiverError> {
         let timeouts = |response: Duration| {
             redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(2)))
                 .set_response_timeout(Some(response))
         };
         let conn = client.get_multiplexed_async_connection_with_config(&timeouts(Duration::from_secs(10))).await?;
-        // Blocking reads get their own connection, with room for the block.
         let reader = client
             .get_multiplexed_async_connection_with_config(&timeouts(config.block + Duration::from_secs(10)))
             .await?;
-        Ok(Self { conn, reader, keys, db, metrics, config, campaigns, groups: HashSet::new(), last_trim: None })
+        Ok((conn, reader))
+    }
+
+    /// Opens fresh connections (after Redis restarted or the network failed). Consumer groups
+    /// are checked again, since a Redis that lost its data lost them too.
+    pub async fn reconnect(&mut self) -> Result<(), ArchiverError> {
+        let (conn, reader) = Self::connections(&self.client, &self.config).await?;
+        (self.conn, self.reader) = (conn, reader);
+        self.groups.clear();
+        self.own_pending_first = true;
+        Ok(())
     }
 
     fn streams(&self) -> Vec<String> {
@@ -234,12 +268,14 @@ impl Archiver {
         let claimed = batch.len();
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP").arg(GROUP).arg(&self.config.consumer).arg("COUNT").arg(self.config.batch);
-        if claimed == 0 {
+        let own = std::mem::take(&mut self.own_pending_first);
+        if claimed == 0 && !own {
             read.arg("BLOCK").arg(self.config.block.as_millis() as u64);
         }
         read.arg("STREAMS").arg(&streams);
         for _ in &streams {
-            read.arg(">");
+            // `0`: this consumer's own pending entries; `>`: new ones.
+            read.arg(if own { "0" } else { ">" });
         }
         let v: Value = read.query_async(&mut self.reader).await?;
         let replies: Vec<(String, Value)> = match v {
@@ -424,8 +460,13 @@ impl Archiver {
                 _ = &mut shutdown => return,
                 r = self.run_once() => {
                     if let Err(e) = r {
-                        tracing::error!(error = %e, "archiver round failed; retrying");
+                        tracing::error!(error = %e, "archiver round failed; reconnecting and retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                        // Multiplexed connections do not come back by themselves after Redis
+                        // restarts: open new ones (and keep trying while Redis is down).
+                        if let Err(e) = self.reconnect().await {
+                            tracing::warn!(error = %e, "the archiver cannot reach Redis yet");
+                        }
                     }
                 }
             }

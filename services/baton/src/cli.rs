@@ -69,7 +69,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Roles to run: all, or a comma-separated list (this version: quiz).
+    /// Roles to run: all, or a comma-separated list of quiz, archiver, relay.
     #[arg(long, env = "BATON_ROLE", default_value = "all")]
     pub role: Roles,
     /// Address to listen on.

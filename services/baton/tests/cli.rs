@@ -2,25 +2,15 @@
 //! temporary directory of its own, against a SQLite file there (and one against a fresh
 //! PostgreSQL database).
 
-use baton_core::campaign::CampaignDoc;
-use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// The binary, run in `dir` with no `BATON_*` variable inherited from the test's environment.
-fn baton(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.current_dir(dir).env("RUST_LOG", "warn");
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("BATON_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use baton_core::campaign::CampaignDoc;
+use common::{Server, baton, http_get};
+use serde_json::{Value, json};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("the baton binary runs")
@@ -264,29 +254,6 @@ fn a_bad_role_is_refused_naming_the_roles() {
     assert!(!dir.path().join("baton.db").exists(), "a refused command touched no database");
 }
 
-/// Sends `GET path` to 127.0.0.1:port; the status, or None if nothing answers.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Some((status, body))
-}
-
-/// A child process killed and reaped when dropped, so a failing assertion leaves none behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `baton serve --demo` in an empty directory: ready within a bounded poll, demo loaded, its
 /// SQLite file in the working directory.
 #[test]
@@ -367,4 +334,215 @@ async fn postgres_migrate_import_export() {
     assert_eq!(first, second);
     assert!(missing.contains("no campaign \"nope\""), "{missing}");
     assert!(!dir.path().join("baton.db").exists(), "no SQLite file when PostgreSQL is named");
+}
+
+/// A participant who played through a served instance: id, token, nickname, and the score of
+/// the finished attempt (None if they did not finish one).
+struct Player {
+    id: String,
+    token: String,
+    nickname: String,
+    score: Option<u64>,
+}
+
+/// `n` participants join the demo through the server on `port` (devices named after `device`,
+/// nicknames after `tag`); the first `finishers` answer a few questions (choice 0) and finish
+/// their attempt.
+fn play(port: u16, device: &str, tag: &str, n: usize, finishers: usize) -> Vec<Player> {
+    (0..n)
+        .map(|i| {
+            let nickname = format!("{tag}{i}");
+            let joined = common::join(port, &format!("cli-{device}-device-{i:04}"), &nickname);
+            let (id, token) = (common::s(&joined, "participant_id").to_owned(), common::s(&joined, "token").to_owned());
+            let mut score = None;
+            if i < finishers {
+                let a = common::start_attempt(port, &token);
+                let aid = common::s(&a, "attempt_id").to_owned();
+                for q in a["questions"].as_array().unwrap().iter().take(3 + i) {
+                    let r = common::answer(port, &token, &aid, common::s(q, "id"), &[0]).unwrap();
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+                score = common::finish(port, &token, &aid)["score"].as_u64();
+                assert!(score.is_some());
+            }
+            Player { id, token, nickname, score }
+        })
+        .collect()
+}
+
+/// CSV text after the byte-order mark, as rows of fields (no field here needs quoting).
+#[track_caller]
+fn csv_rows(stdout: &[u8]) -> Vec<Vec<String>> {
+    assert!(stdout.starts_with(b"\xEF\xBB\xBF"), "starts with a UTF-8 BOM: {:?}", &stdout[..stdout.len().min(16)]);
+    let text = std::str::from_utf8(&stdout[3..]).expect("UTF-8");
+    assert!(text.ends_with("\r\n"), "CRLF line ends: {text:?}");
+    text.trim_end_matches("\r\n").split("\r\n").map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+/// `baton export results` while a server is using the database: a BOM, the header, and one
+/// row per participant with a finished attempt, in the published order; `participants` has
+/// everyone.
+#[test]
+fn export_writes_bom_header_and_rows_of_a_served_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "served.db");
+    let served = common::serve(dir.path(), &["--demo", "--database-url", &url]);
+    let players = play(served.port, "export", "导出", 4, 3);
+
+    let out = run(baton(dir.path()).args(["export", "results", "--campaign", "demo", "--database-url", &url]));
+    ok(&out);
+    let rows = csv_rows(&out.stdout);
+    assert_eq!(
+        rows[0].join(","),
+        "rank,participant_id,nickname,county,unit,best_score,best_seconds,reached_at,attempts",
+        "the header"
+    );
+    let rows = &rows[1..];
+    assert_eq!(rows.len(), 3, "one row per participant with a result: {rows:?}");
+    let mut previous = u64::MAX;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 9, "{row:?}");
+        assert_eq!(row[0], (i + 1).to_string(), "rank: {row:?}");
+        let p = players.iter().find(|p| p.id == row[1]).unwrap_or_else(|| panic!("a known participant: {row:?}"));
+        assert_eq!(row[2], p.nickname);
+        assert_eq!(row[3], "荷塘区", "the county of hetang-yuetang");
+        assert_eq!(row[4], "", "no unit");
+        let score: u64 = row[5].parse().unwrap();
+        assert_eq!(Some(score), p.score, "the finished attempt's score: {row:?}");
+        assert!(score <= previous, "ranked by score: {rows:?}");
+        previous = score;
+        assert!(row[6].parse::<f64>().is_ok_and(|s| s > 0.0), "best_seconds: {row:?}");
+        assert!(chrono::DateTime::parse_from_rfc3339(&row[7]).is_ok(), "reached_at: {row:?}");
+        assert_eq!(row[8], "1", "one attempt: {row:?}");
+    }
+    assert!(!rows.iter().any(|r| r[1] == players[3].id), "who did not finish has no result");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exported 3 rows of campaign demo"));
+
+    let out = run(baton(dir.path()).args(["export", "participants", "--campaign", "demo", "--database-url", &url]));
+    ok(&out);
+    let rows = csv_rows(&out.stdout);
+    assert_eq!(rows[0].join(","), "participant_id,nickname,county,region,unit,joined_at");
+    let mut ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    let mut expected: Vec<&str> = players.iter().map(|p| p.id.as_str()).collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected, "everyone who joined");
+    drop(served);
+}
+
+/// An unknown export names the valid ones; an unknown campaign says so; neither writes CSV.
+#[test]
+fn export_refuses_unknown_kinds_and_campaigns() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "c.db");
+    ok(&run(baton(dir.path()).args(["migrate", "--database-url", &url])));
+
+    let out = run(baton(dir.path()).args(["export", "nonsense", "--campaign", "demo", "--database-url", &url]));
+    let err = fails(&out);
+    assert!(out.stdout.is_empty(), "no CSV: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("nonsense"), "names what was asked: {err}");
+    for kind in ["participants", "results", "units"] {
+        assert!(err.contains(kind), "names {kind}: {err}");
+    }
+
+    let out = run(baton(dir.path()).args(["export", "participants", "--campaign", "nope", "--database-url", &url]));
+    let err = fails(&out);
+    assert!(out.stdout.is_empty(), "no CSV, not even a header: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("no campaign \"nope\""), "{err}");
+}
+
+/// Without Redis there is nothing to rebuild: the embedded store rebuilds itself at every start.
+#[test]
+fn rebuild_without_redis_explains_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "c.db");
+    let out = run(baton(dir.path()).args(["rebuild", "--campaign", "demo", "--database-url", &url]));
+    let err = fails(&out);
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("--redis-url"), "says what to give: {err}");
+    assert!(err.contains("embedded") && err.contains("rebuilds itself"), "explains the embedded store: {err}");
+}
+
+/// Participants who joined through a server on one Redis are rebuilt from the database into
+/// another, empty Redis: the summary counts them, and a server on that Redis knows them and
+/// ranks the finishers. Running it again gives the same.
+#[test]
+fn rebuild_puts_the_database_into_an_empty_redis() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (first, second) =
+        rt.block_on(async { (baton_testkit::TestRedis::start().await, baton_testkit::TestRedis::start().await) });
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "redis.db");
+    let served = common::serve(
+        dir.path(),
+        &["--demo", "--redis-url", first.url(), "--redis-prefix", first.key_prefix(), "--database-url", &url],
+    );
+    let players = play(served.port, "rebuild", "重建", 3, 2);
+
+    // The archiver moves the events into SQL (bounded wait).
+    let demo = baton_core::ids::CampaignId::parse("demo").unwrap();
+    let db = rt.block_on(baton_db::Db::connect(&url)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = rt.block_on(db.events(&demo, None, 10_000)).unwrap();
+        let joins = events.iter().filter(|e| e.id.starts_with("j:")).count();
+        let finishes = events.iter().filter(|e| e.id.starts_with("f:")).count();
+        if (joins, finishes) == (3, 2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "archived within 60 s: {joins} joins, {finishes} finishes\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rt.block_on(db.close());
+    drop(served);
+
+    let rebuild = |redis: &baton_testkit::TestRedis| {
+        ok(&run(baton(dir.path()).args([
+            "rebuild",
+            "--campaign",
+            "demo",
+            "--redis-url",
+            redis.url(),
+            "--redis-prefix",
+            redis.key_prefix(),
+            "--database-url",
+            &url,
+        ])))
+    };
+    let out = rebuild(&second);
+    assert!(out.starts_with("rebuilt campaign demo: 3 participants (2 with a best result"), "{out}");
+    let again = rebuild(&second);
+    assert!(again.starts_with("rebuilt campaign demo: 3 participants (2 with a best result"), "{again}");
+
+    let served = common::serve(
+        dir.path(),
+        &["--redis-url", second.url(), "--redis-prefix", second.key_prefix(), "--database-url", &url],
+    );
+    let port = served.port;
+    let board = common::request(port, "GET", "/api/v1/campaigns/demo/leaderboards/score", None, None).unwrap();
+    assert_eq!(board.status, 200, "{}", board.text());
+    let board = board.json();
+    assert_eq!(board["total"], 2, "{board}");
+    let mut ranked: Vec<(String, u64)> = board["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (common::s(e, "id").to_owned(), e["value"].as_u64().unwrap()))
+        .collect();
+    let mut finishers: Vec<(String, u64)> = players.iter().filter_map(|p| Some((p.id.clone(), p.score?))).collect();
+    ranked.sort();
+    finishers.sort();
+    assert_eq!(ranked, finishers, "the finishers with their scores");
+    let info = common::request(port, "GET", "/api/v1/campaigns/demo", None, None).unwrap().json();
+    assert_eq!(info["stats"]["participants"], 3, "{}", info["stats"]);
+    for p in &players {
+        let me = common::request(port, "GET", "/api/v1/me", Some(&p.token), None).unwrap();
+        assert_eq!(me.status, 200, "{} is known on the rebuilt Redis: {}", p.id, me.text());
+        assert_eq!(me.json()["best_score"], serde_json::to_value(p.score).unwrap(), "{}", me.text());
+    }
+    drop(served);
 }
