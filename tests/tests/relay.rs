@@ -140,7 +140,7 @@ async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
     assert_eq!(mine["recent"].as_array().unwrap().len(), 10);
 }
 
-on_both_stacks!(codes_links_and_attribution, a_flood_through_one_code);
+on_both_stacks!(codes_links_and_attribution, a_flood_through_one_code, codes_of_another_campaign_are_ignored);
 
 /// A campaign that turns the individual relay board on ranks people by direct joins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,4 +170,31 @@ async fn the_relay_board_where_a_campaign_turns_it_on() {
     let mine =
         app.get("/api/v1/campaigns/demo/leaderboards/relay?around=me", Some(b["token"].as_str().unwrap())).await.json();
     assert_eq!(mine["me"]["rank"], 2);
+}
+
+/// A code from another campaign is ignored: attribution never crosses campaigns.
+async fn codes_of_another_campaign_are_ignored(hot: Hot, sql: Sql) {
+    let app = TestApp::spawn(hot, sql).await;
+    let mut other = baton::demo::doc();
+    other.id = baton_core::ids::CampaignId::parse("other").unwrap();
+    app.services.db.put_campaign(&other).await.unwrap();
+    app.services.reload_campaigns().await.unwrap();
+    let r = app
+        .post(
+            "/api/v1/campaigns/other/participants",
+            &json!({"device_id": "device-other-001", "region_id": "hetang-yuetang", "nickname": "他乡"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let foreign = r.json()["relay_code"].as_str().unwrap().to_owned();
+    let (s, j) = join_with(&app, "device-demo-001", "本地", Some(&foreign)).await;
+    assert_eq!((s, &j["inviter"]), (201, &Value::Null));
+    // The short link of the other campaign leads to that campaign.
+    assert_eq!(
+        app.get(&format!("/r/{foreign}"), None).await.header("location"),
+        Some(format!("/c/other?invite={foreign}").as_str())
+    );
+    settle(&app).await;
+    assert_eq!(app.get("/api/v1/campaigns/demo", None).await.json()["stats"]["relayed"], 0);
 }
