@@ -28,7 +28,30 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/me/poster.svg", &["get"]),
     ("/api/v1/shares", &["post"]),
     ("/api/v1/wechat/jssdk-config", &["get"]),
+    ("/api/v1/console/login", &["post"]),
+    ("/api/v1/console/me", &["get"]),
 ];
+
+const ORGANIZER: &str = "openapi-admin";
+const ORGANIZER_PASSWORD: &str = "a-long-enough-password";
+
+/// An admin account and its token.
+async fn organizer_token(app: &TestApp) -> String {
+    baton_console::create_organizer(
+        &app.services.db,
+        ORGANIZER,
+        baton_console::Role::Admin,
+        None,
+        None,
+        ORGANIZER_PASSWORD,
+    )
+    .await
+    .expect("creates the account");
+    let r =
+        app.post("/api/v1/console/login", &json!({"username": ORGANIZER, "password": ORGANIZER_PASSWORD}), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["token"].as_str().unwrap().to_owned()
+}
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -152,6 +175,7 @@ fn call_for(template: &str, method: &str, aid: &str, code: &str, question: &Valu
         }
         ("post", "/api/v1/attempts/{aid}/answers") => Some(json!({"question_id": question["id"], "choice": choice})),
         ("post", "/api/v1/shares") => Some(json!({"channel": "qr"})),
+        ("post", "/api/v1/console/login") => Some(json!({"username": ORGANIZER, "password": ORGANIZER_PASSWORD})),
         ("post", _) => Some(json!({})),
         _ => None,
     };
@@ -180,6 +204,7 @@ async fn every_documented_operation_is_served() {
     let question = attempt["questions"][0].clone();
     let choice = app.right_choice(&question);
     let code = app.get("/api/v1/me", Some(&who.token)).await.json()["relay_code"].as_str().unwrap().to_owned();
+    let organizer = Joined { id: ORGANIZER.into(), token: organizer_token(&app).await };
 
     let mut ops: Vec<((String, String), Value)> = operations(&doc).into_iter().collect();
     // Finishing closes the attempt the other calls use: last.
@@ -189,7 +214,9 @@ async fn every_documented_operation_is_served() {
         if path == "/api/v1/wechat/jssdk-config" {
             call.path.push_str("?url=https%3A%2F%2Fbaton.test%2Fc%2Fdemo");
         }
-        let r = send(&app, &method, &call, &who).await;
+        // Console calls carry an organizer's token, the others a participant's.
+        let caller = if path.starts_with("/api/v1/console/") { &organizer } else { &who };
+        let r = send(&app, &method, &call, caller).await;
         let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
         assert!(
             !(r.status == 404 && r.json().get("code").is_some_and(|c| c == "route_not_found")),
@@ -332,6 +359,9 @@ async fn operations_that_need_a_token_document_401() {
     let mut undocumented = Vec::new();
     let mut needing = 0;
     for ((path, method), op) in operations(&doc) {
+        if path == "/api/v1/console/login" {
+            continue; // takes credentials, not a token (its 401 is invalid_credentials)
+        }
         let mut call = call_for(&path, &method, &aid, "0000000000", &question, &choice);
         call.token = false;
         let r = send(&app, &method, &call, &who).await;
@@ -340,12 +370,17 @@ async fn operations_that_need_a_token_document_401() {
         }
         needing += 1;
         r.problem(401, "unauthorized");
-        let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("participant").is_some()));
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("participant").is_some() || r.get("organizer").is_some()));
         let has_401 = op["responses"].get("401").is_some();
         if !secured || !has_401 {
             undocumented.push(format!("{method} {path}: security declared {secured}, 401 documented {has_401}"));
         }
     }
-    assert_eq!(needing, 8, "me, start, get attempt, answer, finish, my relay, my poster and shares need a token");
+    assert_eq!(
+        needing, 9,
+        "me, start, get attempt, answer, finish, my relay, my poster, shares and console/me need a token"
+    );
     assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
 }

@@ -49,6 +49,11 @@ impl SigningKey {
         Ok(Self { kid, secret })
     }
 
+    /// The secret, for other token kinds signed with the same key set (organizer tokens).
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
     /// Parses `kid=secret` (the secret as text, at least 32 bytes).
     pub fn parse(s: &str) -> Result<Self, String> {
         let (kid, secret) = s.split_once('=').ok_or("a signing key is written kid=secret")?;

@@ -87,6 +87,7 @@ pub struct Services {
     pub metrics: Metrics,
     pub archiver_metrics: ArchiverMetrics,
     pub wechat: Option<baton_wechat::WeChat>,
+    pub console: baton_console::Console,
     openapi_json: Arc<String>,
     route_table: Arc<RouteTable>,
 }
@@ -125,6 +126,12 @@ impl Services {
             config.jwt_keys.clone()
         };
         let tokens = Tokens::new(&keys).map_err(anyhow::Error::msg)?;
+        let organizer_tokens =
+            baton_console::OrganizerTokens::new(&keys.iter().map(|k| (k.kid.as_str(), k.secret())).collect::<Vec<_>>())
+                .map_err(anyhow::Error::msg)?;
+        let campaigns = Campaigns::default();
+        let console =
+            baton_console::Console::new(db.clone(), store.clone(), campaigns.clone(), clock.clone(), organizer_tokens);
         let wechat = match &config.wechat {
             Some(w) => {
                 let cfg =
@@ -140,12 +147,13 @@ impl Services {
             config,
             db,
             store,
-            campaigns: Campaigns::default(),
+            campaigns,
             tokens,
             clock,
             metrics: process_metrics,
             archiver_metrics,
             wechat,
+            console,
             openapi_json,
             route_table,
         };
@@ -197,10 +205,12 @@ impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme(
-            "participant",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
+        for scheme in ["participant", "organizer"] {
+            c.add_security_scheme(
+                scheme,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            );
+        }
     }
 }
 
@@ -216,6 +226,9 @@ where
     }
     if roles.has(Role::Relay) {
         app = app.configure(baton_relay::routes::configure).configure(baton_wechat::routes::configure);
+    }
+    if roles.has(Role::Console) {
+        app = app.configure(baton_console::routes::configure);
     }
     app
 }
@@ -257,6 +270,7 @@ pub fn app(
     app.app_data(web::Data::new(quiz))
         .app_data(web::Data::new(relay))
         .app_data(web::Data::new(s.wechat.clone()))
+        .app_data(web::Data::new(s.console.clone()))
         .app_data(web::Data::new(s.tokens.clone()))
         .app_data(web::Data::new(s.clock.clone()))
         .app_data(web::Data::new(s.metrics.clone()))

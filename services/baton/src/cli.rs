@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long)]
         campaign: String,
     },
+    /// Organizer console accounts.
+    #[command(subcommand)]
+    Organizer(OrganizerCommand),
     /// Write a campaign's participants, results or units as CSV (UTF-8 with BOM) to stdout.
     Export {
         /// participants, results or units.
@@ -69,7 +72,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Roles to run: all, or a comma-separated list of quiz, archiver, relay.
+    /// Roles to run: all, or a comma-separated list of quiz, archiver, relay, console.
     #[arg(long, env = "BATON_ROLE", default_value = "all")]
     pub role: Roles,
     /// Address to listen on.
@@ -100,6 +103,25 @@ pub struct ServeArgs {
     /// Seconds between reloads of campaigns from the database.
     #[arg(long, env = "BATON_CAMPAIGN_REFRESH_SECS", default_value_t = 10)]
     pub campaign_refresh_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganizerCommand {
+    /// Create an account, or give an existing one a new role, scope and password. The password
+    /// comes from BATON_ORGANIZER_PASSWORD or standard input, never from a flag.
+    Add {
+        username: String,
+        /// admin (every campaign), organizer (one campaign) or viewer (one campaign, optionally
+        /// one region).
+        #[arg(long)]
+        role: baton_console::Role,
+        /// The campaign of an organizer or viewer.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// The place a viewer is limited to, with everything under it.
+        #[arg(long)]
+        region: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +227,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 d.units.len(),
                 d.questions.len(),
                 d.categories.len(),
+            );
+            Ok(())
+        }
+        Command::Organizer(OrganizerCommand::Add { username, role, campaign, region }) => {
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let password = baton_console::read_password()?;
+            let outcome = baton_console::create_organizer(
+                &db,
+                &username,
+                role,
+                campaign.as_deref(),
+                region.as_deref(),
+                &password,
+            )
+            .await?;
+            println!(
+                "{} organizer account {} ({role})",
+                match outcome {
+                    PutOutcome::Created => "created",
+                    PutOutcome::Updated => "updated",
+                },
+                username.to_ascii_lowercase()
             );
             Ok(())
         }

@@ -14,16 +14,19 @@ pub enum Role {
     Archiver,
     /// Short share links, relay stats, share intents, cards and posters, chain roll-ups.
     Relay,
+    /// The organizer console: accounts, login, scoped figures.
+    Console,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Quiz, Role::Archiver, Role::Relay];
+    pub const ALL: [Role; 4] = [Role::Quiz, Role::Archiver, Role::Relay, Role::Console];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Quiz => "quiz",
             Role::Archiver => "archiver",
             Role::Relay => "relay",
+            Role::Console => "console",
         }
     }
 }

@@ -546,3 +546,41 @@ fn rebuild_puts_the_database_into_an_empty_redis() {
     }
     drop(served);
 }
+
+/// `baton organizer add` takes the password from the environment (never a flag), refuses a
+/// campaign that does not exist, and the account can log in to the console.
+#[test]
+fn organizer_add_creates_an_account_that_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path(), "baton.db");
+    let file = write(dir.path(), "small.json", &small_campaign().to_string());
+    ok(&run(baton(dir.path()).args(["campaign", "import"]).arg(&file).args(["--database-url", &db])));
+    let err = fails(&run(baton(dir.path())
+        .args(["organizer", "add", "alice", "--role", "organizer", "--campaign", "nope", "--database-url", &db])
+        .env("BATON_ORGANIZER_PASSWORD", "correct horse battery")));
+    assert!(err.contains("no campaign nope"), "{err}");
+    let out = ok(&run(baton(dir.path())
+        .args([
+            "organizer",
+            "add",
+            "Alice",
+            "--role",
+            "viewer",
+            "--campaign",
+            "cli-test",
+            "--region",
+            "c1",
+            "--database-url",
+            &db,
+        ])
+        .env("BATON_ORGANIZER_PASSWORD", "correct horse battery")));
+    assert!(out.contains("created organizer account alice (viewer)"), "{out}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let row = rt.block_on(async {
+        let db = baton_db::Db::connect(&db).await.unwrap();
+        db.organizer("alice").await.unwrap()
+    });
+    let row = row.expect("stored");
+    assert!(row.password_hash.starts_with("$argon2id$"), "hashed with argon2id");
+    assert!(!row.password_hash.contains("correct horse"));
+}
