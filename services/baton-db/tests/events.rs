@@ -3,6 +3,9 @@
 //! `tests/storage.rs`: SQLite in a temp dir ([`baton_testkit::TestSqlite`]) and PostgreSQL in a
 //! fresh database ([`baton_testkit::TestPg`]).
 
+#[macro_use]
+mod common;
+
 use baton_core::Millis;
 use baton_core::campaign::{Campaign, CampaignDoc, QuestionKind};
 use baton_core::draw::DrawnQuestion;
@@ -20,36 +23,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::time::Instant;
 
-/// Runs each named case as `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestSqlite::new();
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Sqlite);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestPg::create().await;
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Postgres);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_engines!(
     events_build_the_projections,
     applying_again_changes_nothing,
@@ -66,12 +39,6 @@ on_both_engines!(
     exports_stream_and_report_progress,
     throughput_of_5000_events,
 );
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url).await.unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
-    db.migrate().await.unwrap();
-    db
-}
 
 // ---------------------------------------------------------------------------------------------
 // The story: a small campaign and the events of seven participants.

@@ -3,41 +3,14 @@
 //! disabled flag, need a stored campaign, and cannot pair a role with a scope it does not
 //! allow; the audit log appends in order and reads newest first, per campaign or all.
 
+#[macro_use]
+mod common;
+
 use baton_core::campaign::CampaignDoc;
 use baton_core::ids::{CampaignId, PlaceId};
 use baton_db::organizers::{AuditEntry, NewOrganizer};
 use baton_db::{Db, DbError, PutOutcome};
 use serde_json::json;
-
-/// Runs each named case as `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestSqlite::new();
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Sqlite);
-                    super::$case(&db).await;
-                    db.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestPg::create().await;
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Postgres);
-                    super::$case(&db).await;
-                    db.close().await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_engines!(
     accounts_round_trip,
@@ -47,12 +20,6 @@ on_both_engines!(
     accounts_can_be_disabled,
     audit_log_appends_and_reads_newest_first,
 );
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url).await.unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
-    db.migrate().await.unwrap();
-    db
-}
 
 /// A campaign with a city, a county and a township.
 fn campaign(id: &str) -> CampaignDoc {
@@ -102,7 +69,7 @@ fn entry(at_ms: i64, username: &str, action: &str, campaign: Option<&str>) -> Au
     }
 }
 
-async fn accounts_round_trip(db: &Db) {
+async fn accounts_round_trip(db: &Db, _url: &str) {
     db.put_campaign(&campaign("demo")).await.unwrap();
     assert_eq!(db.organizer("root").await.unwrap(), None);
     for a in [
@@ -127,7 +94,7 @@ async fn accounts_round_trip(db: &Db) {
     assert_eq!(db.organizer("ROOT").await.unwrap(), None);
 }
 
-async fn put_replaces_role_scope_and_hash(db: &Db) {
+async fn put_replaces_role_scope_and_hash(db: &Db, _url: &str) {
     db.put_campaign(&campaign("demo")).await.unwrap();
     db.put_campaign(&campaign("other")).await.unwrap();
     db.put_organizer(&account("amy", "viewer", Some("demo"), Some("north-1"))).await.unwrap();
@@ -150,14 +117,14 @@ async fn put_replaces_role_scope_and_hash(db: &Db) {
     assert_eq!((row.role.as_str(), row.campaign_id, row.region_id), ("admin", None, None));
 }
 
-async fn accounts_need_their_campaign(db: &Db) {
+async fn accounts_need_their_campaign(db: &Db, _url: &str) {
     let err = db.put_organizer(&account("bob", "organizer", Some("ghost"), None)).await.unwrap_err();
     assert!(matches!(&err, DbError::UnknownCampaign(c) if c.as_str() == "ghost"), "{err}");
     assert!(err.to_string().contains("baton campaign import"), "{err}");
     assert_eq!(db.organizer("bob").await.unwrap(), None);
 }
 
-async fn role_and_scope_must_agree(db: &Db) {
+async fn role_and_scope_must_agree(db: &Db, _url: &str) {
     db.put_campaign(&campaign("demo")).await.unwrap();
     for bad in [
         account("x", "admin", Some("demo"), None),
@@ -174,7 +141,7 @@ async fn role_and_scope_must_agree(db: &Db) {
     assert_eq!(db.organizer("x").await.unwrap(), None);
 }
 
-async fn accounts_can_be_disabled(db: &Db) {
+async fn accounts_can_be_disabled(db: &Db, _url: &str) {
     db.put_organizer(&account("root", "admin", None, None)).await.unwrap();
     assert!(db.set_organizer_disabled("root", true).await.unwrap());
     assert!(db.organizer("root").await.unwrap().unwrap().disabled);
@@ -183,7 +150,7 @@ async fn accounts_can_be_disabled(db: &Db) {
     assert!(!db.set_organizer_disabled("nobody", true).await.unwrap());
 }
 
-async fn audit_log_appends_and_reads_newest_first(db: &Db) {
+async fn audit_log_appends_and_reads_newest_first(db: &Db, _url: &str) {
     assert!(db.audit_entries(None, 10).await.unwrap().is_empty());
     let entries = [
         entry(10, "root", "login", None),

@@ -3,6 +3,9 @@
 //! before their inviters', a chain 10,000 deep, and the reads for a participant's relay and
 //! the relay board. Every case runs on both engines, like `tests/events.rs`.
 
+#[macro_use]
+mod common;
+
 use baton_core::Millis;
 use baton_core::campaign::CampaignDoc;
 use baton_core::events::{Event, EventBody, ShareChannel};
@@ -15,36 +18,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::time::Instant;
 
-/// Runs each named case as `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestSqlite::new();
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Sqlite);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestPg::create().await;
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Postgres);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_engines!(
     relay_events_are_projected,
     a_clashing_relay_code_does_not_stop_the_batch,
@@ -56,12 +29,6 @@ on_both_engines!(
     relay_stats_chain_and_recent,
     relay_board_ranks_direct_then_descendants_then_id,
 );
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url).await.unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
-    db.migrate().await.unwrap();
-    db
-}
 
 /// 2026-06-01T00:00:00Z.
 const T0: Millis = 1_780_272_000_000;

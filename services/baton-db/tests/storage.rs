@@ -2,41 +2,14 @@
 //! its URL, for cases that open a second connection), and runs on both engines: SQLite in a
 //! temp dir ([`TestSqlite`]) and PostgreSQL in a fresh database ([`TestPg`]).
 
+#[macro_use]
+mod common;
+
 use baton_core::campaign::{CampaignDoc, QuestionKind, UnitKind};
 use baton_core::ids::{CampaignId, ParticipantId, PlaceId, UnitId};
 use baton_db::{Db, DbError, Engine, ParticipantRow, PutOutcome};
 use baton_testkit::{TestPg, TestSqlite};
 use serde_json::json;
-
-/// Runs each named case as `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestSqlite::new();
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Sqlite);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = baton_testkit::TestPg::create().await;
-                    let db = super::migrated(store.url()).await;
-                    assert_eq!(db.engine(), baton_db::Engine::Postgres);
-                    super::$case(&db, store.url()).await;
-                    db.close().await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_engines!(
     migrate_twice_is_a_no_op,
@@ -51,13 +24,6 @@ on_both_engines!(
     signing_key_is_created_once,
     racing_processes_agree_on_the_signing_key,
 );
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url).await.unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
-    db.migrate().await.unwrap();
-    db.ping().await.unwrap();
-    db
-}
 
 /// A small campaign: a city with two counties (one with a township), two units, four questions
 /// of three kinds in two categories, and quotas.
