@@ -276,3 +276,49 @@ async fn embedded_state_survives_a_restart() {
     assert_eq!(restarted.services.db.event_count(&demo()).await.unwrap(), expected);
     assert_eq!(snapshot(&restarted, &people).await, before);
 }
+
+/// An event SQL keeps refusing (here: for a campaign the database does not have) is retried,
+/// then moved to the dead-letter stream with the reason after `max_deliveries`; the events
+/// around it are archived meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sql_keeps_refusing_are_dead_lettered_after_retries() {
+    let app = TestApp::spawn(Hot::Redis, Sql::Postgres).await;
+    let keys = baton_hot::keys::Keys::new(&app.services.config.redis_prefix, 1);
+    let mut conn = redis::Client::open(app.services.config.redis_url.clone().unwrap())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ghost = r#"{"v":1,"id":"c:p1:1","campaign":"ghost","at":1,"kind":"clicked","participant":"p1","n":1}"#;
+    let _: String = redis::cmd("XADD")
+        .arg(keys.events(&demo(), 0))
+        .arg("*")
+        .arg("e")
+        .arg(ghost)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    app.join("device-refused-01", "重试").await;
+    let mut config = quick("retrying");
+    config.claim_idle = Duration::ZERO;
+    config.max_deliveries = 3;
+    let mut a = archiver(&app, config).await;
+    let mut dead = 0;
+    for _ in 0..10 {
+        dead += a.run_once().await.unwrap().dead_lettered;
+    }
+    assert_eq!(dead, 1, "dead-lettered once, after its retries");
+    assert_eq!(app.services.db.event_count(&demo()).await.unwrap(), 1, "the join around it is archived");
+    let entries: Value = redis_value(
+        redis::cmd("XRANGE").arg(keys.dead_letters(&demo(), 0)).arg("-").arg("+").query_async(&mut conn).await.unwrap(),
+    );
+    let fields = entries[0][1].as_array().unwrap();
+    let field =
+        |name: &str| fields.iter().skip_while(|f| *f != name).nth(1).and_then(Value::as_str).unwrap().to_owned();
+    assert!(field("reason").contains("SQL refused it 3 times"), "{}", field("reason"));
+    assert_eq!(field("e"), ghost);
+    let pending: Value = redis_value(
+        redis::cmd("XPENDING").arg(keys.events(&demo(), 0)).arg("archiver").query_async(&mut conn).await.unwrap(),
+    );
+    assert_eq!(pending[0], 0, "nothing left pending: {pending}");
+}
