@@ -193,6 +193,22 @@ impl TestApp {
         Joined { id: v["participant_id"].as_str().unwrap().into(), token: v["token"].as_str().unwrap().into() }
     }
 
+    /// Joins the demo campaign at a township of 荷塘区, through a relay code if given; returns
+    /// the status and the answer (no status is asserted: callers check what they expect).
+    pub async fn join_invited(&self, device: &str, nickname: &str, code: Option<&str>) -> (u16, Value) {
+        let mut body = serde_json::json!({"device_id": device, "region_id": "hetang-yuetang", "nickname": nickname});
+        if let Some(c) = code {
+            body["invite_code"] = c.into();
+        }
+        let r = self.post("/api/v1/campaigns/demo/participants", &body, None).await;
+        (r.status, r.json())
+    }
+
+    /// The caller's relay stats.
+    pub async fn relay_of(&self, token: &str) -> Value {
+        self.get("/api/v1/me/relay", Some(token)).await.json()
+    }
+
     /// Starts (or resumes) an attempt; returns the attempt JSON.
     pub async fn start(&self, who: &Joined) -> Value {
         let r = self.raw("POST", "/api/v1/attempts", &[("Authorization", &format!("Bearer {}", who.token))], b"").await;

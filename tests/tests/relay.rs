@@ -24,22 +24,9 @@ async fn settle(app: &TestApp) {
     baton_relay::worker::roll_up_all(&app.services.db, &app.services.campaigns).await.unwrap();
 }
 
-async fn join_with(app: &TestApp, device: &str, nickname: &str, code: Option<&str>) -> (u16, Value) {
-    let mut body = json!({"device_id": device, "region_id": "hetang-yuetang", "nickname": nickname});
-    if let Some(c) = code {
-        body["invite_code"] = c.into();
-    }
-    let r = app.post("/api/v1/campaigns/demo/participants", &body, None).await;
-    (r.status, r.json())
-}
-
-async fn relay_of(app: &TestApp, token: &str) -> Value {
-    app.get("/api/v1/me/relay", Some(token)).await.json()
-}
-
 async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
     let app = TestApp::spawn(hot, sql).await;
-    let (s, root) = join_with(&app, "device-relay-root", "火炬手", None).await;
+    let (s, root) = app.join_invited("device-relay-root", "火炬手", None).await;
     assert_eq!(s, 201);
     let code = root["relay_code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 10);
@@ -63,18 +50,19 @@ async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
     assert!(html.contains(&code));
 
     // Attribution: first touch, fixed at join.
-    let (s, child) = join_with(&app, "device-relay-child", "接棒人", Some(&code)).await;
+    let (s, child) = app.join_invited("device-relay-child", "接棒人", Some(&code)).await;
     assert_eq!(s, 201);
     assert_eq!(child["inviter"], json!({"nickname": "火炬手"}));
-    let (s, again) = join_with(&app, "device-relay-child", "接棒人", Some(child["relay_code"].as_str().unwrap())).await;
+    let (s, again) =
+        app.join_invited("device-relay-child", "接棒人", Some(child["relay_code"].as_str().unwrap())).await;
     assert_eq!((s, &again["inviter"]), (200, &json!({"nickname": "火炬手"})), "a re-join never changes the inviter");
     // Oneself, unknown, malformed, over-long and foreign codes are ignored, not errors.
-    let (_, me_again) = join_with(&app, "device-relay-root", "火炬手", Some(&code)).await;
+    let (_, me_again) = app.join_invited("device-relay-root", "火炬手", Some(&code)).await;
     assert_eq!(me_again["inviter"], Value::Null);
-    let (s, self_first) = join_with(&app, "device-relay-solo", "独行", Some("0000000000")).await;
+    let (s, self_first) = app.join_invited("device-relay-solo", "独行", Some("0000000000")).await;
     assert_eq!((s, &self_first["inviter"]), (201, &Value::Null));
     for (i, bad) in ["", "abc", "<script>", &"7".repeat(10_000), "   ", "ilo0ILO0ab"].iter().enumerate() {
-        let (s, j) = join_with(&app, &format!("device-relay-bad-{i}"), "路人", Some(bad)).await;
+        let (s, j) = app.join_invited(&format!("device-relay-bad-{i}"), "路人", Some(bad)).await;
         assert!(s == 201 || s == 413, "{bad:?}: {s} {j}");
         if s == 201 {
             assert_eq!(j["inviter"], Value::Null, "{bad:?}");
@@ -91,16 +79,16 @@ async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
     app.post("/api/v1/shares", &json!({"channel": "qr"}), None).await.problem(401, "unauthorized");
 
     // Relay stats, privately; collective relay counts publicly.
-    let grand = join_with(&app, "device-relay-grand", "三棒", Some(child["relay_code"].as_str().unwrap())).await.1;
+    let grand = app.join_invited("device-relay-grand", "三棒", Some(child["relay_code"].as_str().unwrap())).await.1;
     settle(&app).await;
-    let mine = relay_of(&app, root_token).await;
+    let mine = app.relay_of(root_token).await;
     assert_eq!(
         (mine["direct"].as_u64(), mine["descendants"].as_u64(), mine["depth"].as_u64()),
         (Some(1), Some(2), Some(0))
     );
     assert_eq!(mine["recent"], json!(["接棒人"]));
     assert_eq!(mine["chain"], json!([]));
-    let g = relay_of(&app, grand["token"].as_str().unwrap()).await;
+    let g = app.relay_of(grand["token"].as_str().unwrap()).await;
     assert_eq!((g["depth"].as_u64(), &g["chain"]), (Some(2), &json!(["接棒人", "火炬手"])));
     let info = app.get("/api/v1/campaigns/demo", None).await.json();
     assert_eq!(info["stats"]["relayed"], 2);
@@ -121,13 +109,13 @@ async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
 /// A whole school joins through one code at once: every join is attributed once.
 async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
     let app = std::sync::Arc::new(TestApp::spawn(hot, sql).await);
-    let (_, teacher) = join_with(&app, "device-flood-teacher", "老师", None).await;
+    let (_, teacher) = app.join_invited("device-flood-teacher", "老师", None).await;
     let code = teacher["relay_code"].as_str().unwrap().to_owned();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let (app, code) = (app.clone(), code.clone());
         tasks.push(tokio::spawn(async move {
-            let (s, j) = join_with(&app, &format!("device-flood-{i:04}"), &format!("学生{i}"), Some(&code)).await;
+            let (s, j) = app.join_invited(&format!("device-flood-{i:04}"), &format!("学生{i}"), Some(&code)).await;
             assert_eq!((s, &j["inviter"]["nickname"]), (201, &json!("老师")));
         }));
     }
@@ -135,7 +123,7 @@ async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
         t.await.unwrap();
     }
     settle(&app).await;
-    let mine = relay_of(&app, teacher["token"].as_str().unwrap()).await;
+    let mine = app.relay_of(teacher["token"].as_str().unwrap()).await;
     assert_eq!((mine["direct"].as_u64(), mine["descendants"].as_u64()), (Some(200), Some(200)));
     assert_eq!(mine["recent"].as_array().unwrap().len(), 10);
 }
@@ -150,13 +138,13 @@ async fn the_relay_board_where_a_campaign_turns_it_on() {
     doc.rules.relay_board = true;
     app.services.db.put_campaign(&doc).await.unwrap();
     app.services.reload_campaigns().await.unwrap();
-    let (_, a) = join_with(&app, "device-board-a", "甲", None).await;
-    let (_, b) = join_with(&app, "device-board-b", "乙", None).await;
+    let (_, a) = app.join_invited("device-board-a", "甲", None).await;
+    let (_, b) = app.join_invited("device-board-b", "乙", None).await;
     for i in 0..3 {
-        join_with(&app, &format!("device-board-a{i}"), &format!("甲{i}"), a["relay_code"].as_str()).await;
+        app.join_invited(&format!("device-board-a{i}"), &format!("甲{i}"), a["relay_code"].as_str()).await;
     }
-    let (_, b0) = join_with(&app, "device-board-b0", "乙0", b["relay_code"].as_str()).await;
-    join_with(&app, "device-board-b00", "乙00", b0["relay_code"].as_str()).await;
+    let (_, b0) = app.join_invited("device-board-b0", "乙0", b["relay_code"].as_str()).await;
+    app.join_invited("device-board-b00", "乙00", b0["relay_code"].as_str()).await;
     settle(&app).await;
     let board = app.get("/api/v1/campaigns/demo/leaderboards/relay", None).await.json();
     assert_eq!(board["total"], 3);
@@ -188,7 +176,7 @@ async fn codes_of_another_campaign_are_ignored(hot: Hot, sql: Sql) {
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let foreign = r.json()["relay_code"].as_str().unwrap().to_owned();
-    let (s, j) = join_with(&app, "device-demo-001", "本地", Some(&foreign)).await;
+    let (s, j) = app.join_invited("device-demo-001", "本地", Some(&foreign)).await;
     assert_eq!((s, &j["inviter"]), (201, &Value::Null));
     // The short link of the other campaign leads to that campaign.
     assert_eq!(

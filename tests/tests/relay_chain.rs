@@ -2,21 +2,7 @@
 //! join times are measured.
 
 use baton_e2e::*;
-use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn join_with(app: &TestApp, device: &str, nickname: &str, code: Option<&str>) -> (u16, Value) {
-    let mut body = json!({"device_id": device, "region_id": "hetang-yuetang", "nickname": nickname});
-    if let Some(c) = code {
-        body["invite_code"] = c.into();
-    }
-    let r = app.post("/api/v1/campaigns/demo/participants", &body, None).await;
-    (r.status, r.json())
-}
-
-async fn relay_of(app: &TestApp, token: &str) -> Value {
-    app.get("/api/v1/me/relay", Some(token)).await.json()
-}
 
 /// A chain 10,000 deep: joining costs the same at the bottom as at the top (printed), and the
 /// totals, rolled up off the join path, converge.
@@ -24,14 +10,14 @@ async fn relay_of(app: &TestApp, token: &str) -> Value {
 async fn a_chain_ten_thousand_deep() {
     const DEPTH: usize = 10_000;
     let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
-    let (_, first) = join_with(&app, "device-chain-00000", "链0", None).await;
+    let (_, first) = app.join_invited("device-chain-00000", "链0", None).await;
     let root_token = first["token"].as_str().unwrap().to_owned();
     let mut code = first["relay_code"].as_str().unwrap().to_owned();
     let mut timings = Vec::with_capacity(DEPTH);
     let mut last = first;
     for i in 1..DEPTH {
         let t = std::time::Instant::now();
-        let (s, j) = join_with(&app, &format!("device-chain-{i:05}"), &format!("链{i}"), Some(&code)).await;
+        let (s, j) = app.join_invited(&format!("device-chain-{i:05}"), &format!("链{i}"), Some(&code)).await;
         timings.push(t.elapsed());
         assert_eq!(s, 201);
         code = j["relay_code"].as_str().unwrap().to_owned();
@@ -52,9 +38,9 @@ async fn a_chain_ten_thousand_deep() {
         tail.as_secs_f64() / head.as_secs_f64()
     );
     baton_relay::worker::roll_up_all(&app.services.db, &app.services.campaigns).await.unwrap();
-    let root = relay_of(&app, &root_token).await;
+    let root = app.relay_of(&root_token).await;
     assert_eq!((root["direct"].as_u64(), root["descendants"].as_u64()), (Some(1), Some(DEPTH as u64 - 1)));
-    let leaf = relay_of(&app, last["token"].as_str().unwrap()).await;
+    let leaf = app.relay_of(last["token"].as_str().unwrap()).await;
     assert_eq!(leaf["depth"].as_u64(), Some(DEPTH as u64 - 1));
     let chain: Vec<&str> = leaf["chain"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(chain.len(), 20);

@@ -52,6 +52,12 @@ fn campaign_of(r: &Relay, id: &str) -> Result<Arc<Campaign>, Problem> {
     r.campaigns.get(&id).ok_or_else(none)
 }
 
+/// The participant a token names, as the hot store has it.
+async fn caller(r: &Relay, auth: &ParticipantAuth) -> Result<baton_hot::ParticipantState, Problem> {
+    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))
+}
+
 /// The short share link: records the open and leads to the campaign page with the code.
 /// Unknown codes lead to the front page.
 #[utoipa::path(tag = "relay", responses(
@@ -138,8 +144,7 @@ pub struct RelayView {
 ))]
 #[get("/api/v1/me/relay")]
 async fn my_relay(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<web::Json<RelayView>, Problem> {
-    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
-    let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
+    let p = caller(&r, &auth).await?;
     // The SQL record may not have this participant yet (the archiver lags a little): zeros then.
     let stats = r.db.relay_stats(&auth.campaign, &auth.participant).await.map_err(db)?;
     let (direct, descendants, chain, recent) = match stats {
@@ -164,8 +169,7 @@ async fn my_relay(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<web::Jso
 ))]
 #[get("/api/v1/me/poster.svg")]
 async fn poster(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<HttpResponse, Problem> {
-    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
-    let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
+    let p = caller(&r, &auth).await?;
     let c = r
         .campaigns
         .get(&auth.campaign)
