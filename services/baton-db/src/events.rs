@@ -2,7 +2,8 @@
 //! is kept once in `events` (by campaign and event id), and, when new, is applied to the tables
 //! the rest of Baton reads (`participants`, `attempts`, `answers`, `shares`, `clicks`). The relay
 //! totals (`relay_counts`) are not built here but by [`Db::roll_up_relays`], from the joins these
-//! projections store.
+//! projections store; the console's counters are counted from the same new events, in the same
+//! transaction, by [`crate::tallies`].
 //!
 //! # Idempotent and order-independent
 //! The archiver may deliver an event twice (a redelivery after a crash), and events of one
@@ -498,7 +499,7 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         .await
         .map_err(q)?;
     }
-    Ok(())
+    crate::tallies::count(conn, new).await
 }
 
 /// A join event's participant row.

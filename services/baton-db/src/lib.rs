@@ -24,6 +24,9 @@
 //! - [`relays`]: the share chains: relay totals rolled up exactly once
 //!   ([`Db::roll_up_relays`]), a participant's relay ([`RelayStats`]), the relay board and
 //!   campaign totals.
+//! - [`tallies`]: the console's counters per place, minute, question and chain depth, counted
+//!   as events are stored ([`Counts`]).
+//! - [`console`]: the console's other reads: top relayers of a region, live-feed samples.
 //! - [`export`]: CSV exports streamed from the database ([`ExportKind`]).
 //! - [`keys`]: the token-signing key every process shares.
 //! - [`error`]: [`DbError`], whose messages say what to do.
@@ -31,6 +34,7 @@
 //! - `sql` (private): multi-row statements (`VALUES` lists) shared by the writers.
 
 pub mod campaigns;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -40,9 +44,11 @@ pub mod participants;
 pub mod rebuild;
 pub mod relays;
 mod sql;
+pub mod tallies;
 pub mod url;
 
 pub use campaigns::PutOutcome;
+pub use console::{Sample, TopRelayer};
 pub use error::DbError;
 pub use events::Applied;
 pub use export::ExportKind;
@@ -50,6 +56,7 @@ pub use organizers::{AuditEntry, AuditRow, NewOrganizer, OrganizerRow};
 pub use participants::ParticipantRow;
 pub use rebuild::{RebuiltAttempt, RebuiltParticipant};
 pub use relays::{RelayStats, RelayTotals, RolledUp};
+pub use tallies::{Counts, QuestionCounts};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};

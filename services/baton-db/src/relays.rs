@@ -124,16 +124,17 @@ impl Db {
         inviters.dedup();
         let seeds = serde_json::to_string(&inviters).map_err(|e| DbError::Invalid(e.to_string()))?;
         let sql = format!(
-            "WITH RECURSIVE up(id, inviter_id) AS (\
-             SELECT p.id, p.inviter_id FROM participants p WHERE p.campaign_id = $1 AND p.id IN ({}) \
-             UNION SELECT p.id, p.inviter_id FROM up JOIN participants p ON p.campaign_id = $1 AND p.id = up.inviter_id\
-             ) SELECT id, inviter_id FROM up",
+            "WITH RECURSIVE up(id, inviter_id, region_id) AS (\
+             SELECT p.id, p.inviter_id, p.region_id FROM participants p WHERE p.campaign_id = $1 AND p.id IN ({}) \
+             UNION SELECT p.id, p.inviter_id, p.region_id FROM up JOIN participants p \
+             ON p.campaign_id = $1 AND p.id = up.inviter_id\
+             ) SELECT id, inviter_id, region_id FROM up",
             match self.engine {
                 Engine::Postgres => "SELECT value FROM json_array_elements_text($2::json)",
                 Engine::Sqlite => "SELECT value FROM json_each($2)",
             }
         );
-        let ancestors: Vec<(String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let ancestors: Vec<(String, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(campaign.as_str())
             .bind(seeds)
             .fetch_all(&mut *tx)
@@ -141,9 +142,11 @@ impl Db {
             .map_err(q)?;
 
         let mut tree = Tree::default();
-        for (id, inviter) in &ancestors {
+        for (id, inviter, _) in &ancestors {
             tree.add(id, inviter.as_deref());
         }
+        // Every participant whose totals change is an ancestor of the batch.
+        let regions: HashMap<&str, &str> = ancestors.iter().map(|(id, _, r)| (id.as_str(), r.as_str())).collect();
         for (id, inviter) in &batch {
             tree.add(id, Some(inviter));
         }
@@ -161,16 +164,22 @@ impl Db {
         let rows: Vec<Vec<Val>> = deltas
             .iter()
             .map(|&(n, direct, descendants)| {
-                vec![Val::Str(campaign.as_str()), Val::Str(tree.ids[n]), Val::Int(direct), Val::Int(descendants)]
+                vec![
+                    Val::Str(campaign.as_str()),
+                    Val::Str(tree.ids[n]),
+                    Val::OptStr(regions.get(tree.ids[n]).copied()),
+                    Val::Int(direct),
+                    Val::Int(descendants),
+                ]
             })
             .collect();
         // In id order, so concurrent roll-ups lock shared rows in one order (no deadlock).
         Values {
-            head: "INSERT INTO relay_counts (campaign_id, participant_id, direct, descendants) ",
+            head: "INSERT INTO relay_counts (campaign_id, participant_id, region_id, direct, descendants) ",
             tail: " ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
                    direct = relay_counts.direct + excluded.direct, \
                    descendants = relay_counts.descendants + excluded.descendants",
-            width: 4,
+            width: 5,
         }
         .execute(&mut tx, &rows)
         .await

@@ -17,10 +17,12 @@ use baton_core::scoring::{Judged, Totals};
 use baton_db::{
     Applied, Db, DbError, ExportKind, ParticipantRow, RebuiltAttempt, RebuiltParticipant, RelayStats, RelayTotals,
 };
+use baton_db::{Counts, QuestionCounts};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 on_both_engines!(
@@ -38,6 +40,7 @@ on_both_engines!(
     export_units_csv,
     exports_stream_and_report_progress,
     throughput_of_5000_events,
+    tallies_count_each_event_once_where_it_belongs,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +316,31 @@ struct Snapshot {
     exports: Vec<String>,
     relays: RelayTotals,
     relay_stats: Vec<Option<RelayStats>>,
+    tallies: Tallies,
+}
+
+/// The console's counters of a campaign: in all, per minute, per question and per chain
+/// depth, for the whole campaign and each place (one it no longer has included).
+#[derive(Debug, PartialEq)]
+struct Tallies {
+    totals: Vec<Counts>,
+    minutes: Vec<Vec<(Millis, Counts)>>,
+    questions: Vec<BTreeMap<String, QuestionCounts>>,
+    depths: Vec<Vec<(u32, u64)>>,
+}
+
+const TALLY_PLACES: [Option<&str>; 7] =
+    [None, Some("city"), Some("north"), Some("north-1"), Some("south"), Some("gone-town"), Some("atlantis")];
+
+async fn tallies(db: &Db, id: &CampaignId) -> Tallies {
+    let mut t = Tallies { totals: vec![], minutes: vec![], questions: vec![], depths: vec![] };
+    for p in TALLY_PLACES.map(|p| p.map(place)) {
+        t.totals.push(db.tally_totals(id, p.as_ref()).await.unwrap());
+        t.minutes.push(db.tally_minutes(id, p.as_ref(), i64::MIN, i64::MAX).await.unwrap());
+        t.questions.push(db.tally_questions(id, p.as_ref()).await.unwrap());
+        t.depths.push(db.tally_depths(id, p.as_ref()).await.unwrap());
+    }
+    t
 }
 
 async fn snapshot(db: &Db, c: &Campaign) -> Snapshot {
@@ -338,6 +366,7 @@ async fn snapshot(db: &Db, c: &Campaign) -> Snapshot {
         exports,
         relays: db.relay_totals(id).await.unwrap(),
         relay_stats: relay_stats(db, id).await,
+        tallies: tallies(db, id).await,
     }
 }
 
@@ -971,4 +1000,83 @@ async fn throughput_of_5000_events(db: &Db, _url: &str) {
     let ps = db.rebuild_participants(&cid("load"), None, 1_000).await.unwrap();
     assert_eq!(ps.len(), 385);
     assert_eq!(ps.iter().filter(|p| p.best.is_some()).count(), 384, "every whole attempt was finished");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tallies: the console's counters.
+
+/// The story's counters, by hand: the whole campaign, a county and its township, and a place
+/// the campaign no longer has; counted once however often the events arrive, and the same when
+/// counted again from the log.
+async fn tallies_count_each_event_once_where_it_belongs(db: &Db, _url: &str) {
+    let s = stored(db, "tallied").await;
+    let id = s.campaign.id().clone();
+    db.apply_events(&s.events).await.unwrap();
+    db.apply_events(&s.events).await.unwrap();
+    let whole = db.tally_totals(&id, None).await.unwrap();
+    let want = Counts {
+        joins: 7,
+        relayed: 3,
+        attempts: 6,
+        finishes: 5,
+        answers: 16,
+        correct: 11,
+        timed_out: 2,
+        answer_ms: 9000 + 12_000 + 12_000 + 2000 + 2 * 25_999,
+        shares: 3,
+        sharers: 2,
+        clicks: 4,
+    };
+    assert_eq!(whole, want);
+    // The city holds everybody but p7, whose place the campaign no longer has.
+    let city = db.tally_totals(&id, Some(&place("city"))).await.unwrap();
+    assert_eq!((city.joins, city.relayed, city.attempts, city.answers), (6, 3, 6, 16));
+    // north: p1 (north-1), p4 (north), p5 (north-1).
+    let north = db.tally_totals(&id, Some(&place("north"))).await.unwrap();
+    assert_eq!((north.joins, north.relayed, north.attempts, north.finishes), (3, 1, 3, 3));
+    assert_eq!((north.shares, north.sharers, north.clicks), (2, 1, 3));
+    // north-1 is the same but for p4, who joined at north itself and did nothing else.
+    let north_1 = db.tally_totals(&id, Some(&place("north-1"))).await.unwrap();
+    assert_eq!(north_1, Counts { joins: 2, ..north });
+    assert_eq!(db.tally_totals(&id, Some(&place("gone-town"))).await.unwrap().joins, 1);
+    assert_eq!(db.tally_totals(&id, Some(&place("atlantis"))).await.unwrap(), Counts::default());
+
+    // Minutes add up to the totals, and fall where the events happened.
+    let minutes = db.tally_minutes(&id, None, i64::MIN, i64::MAX).await.unwrap();
+    let mut sum = Counts::default();
+    for (m, c) in &minutes {
+        assert_eq!(m % 60_000, 0);
+        for (a, b) in [(&mut sum.joins, c.joins), (&mut sum.answers, c.answers), (&mut sum.shares, c.shares)] {
+            *a += b;
+        }
+    }
+    assert_eq!((sum.joins, sum.answers, sum.shares), (7, 16, 3));
+    assert_eq!(minutes[0].0, T0);
+    assert_eq!(minutes[0].1.joins, 7, "everybody joined in the first minute");
+    let first_hour = db.tally_minutes(&id, None, T0, T0 + 3_600_000).await.unwrap();
+    assert!(first_hour.iter().all(|(m, _)| (T0..T0 + 3_600_000).contains(m)));
+    assert!(first_hour.len() < minutes.len());
+
+    // Questions (every attempt draws law-1, law-2, harm-1): law-1 answered in all six
+    // attempts, always right; law-2 in the five that got that far, twice timed out.
+    let q = db.tally_questions(&id, None).await.unwrap();
+    let law_1 = q["law-1"];
+    assert_eq!((law_1.answers, law_1.correct, law_1.timed_out), (6, 6, 0), "{q:?}");
+    let law_2 = q["law-2"];
+    assert_eq!((law_2.answers, law_2.correct, law_2.timed_out), (5, 3, 2), "{q:?}");
+    assert_eq!((q["harm-1"].answers, q["harm-1"].correct), (5, 2), "{q:?}");
+    let north_q = db.tally_questions(&id, Some(&place("north"))).await.unwrap();
+    assert_eq!(north_q["law-1"].answers, 3, "p1 twice and p5");
+
+    // Depths: four origins (p1, p4, p6, p7), p2 and p5 at 1, p3 at 2.
+    assert_eq!(db.tally_depths(&id, None).await.unwrap(), vec![(0, 4), (1, 2), (2, 1)]);
+    assert_eq!(db.tally_depths(&id, Some(&place("north"))).await.unwrap(), vec![(0, 2), (1, 1)]);
+
+    // Counting again from the log gives the same rows.
+    let before = tallies(db, &id).await;
+    let mut seen = Vec::new();
+    let counted = db.rebuild_tallies(&id, |n| seen.push(n)).await.unwrap();
+    assert_eq!(counted, s.events.len() as u64);
+    assert_eq!(seen.last(), Some(&counted));
+    assert_eq!(tallies(db, &id).await, before);
 }
