@@ -3,6 +3,9 @@
 //! `code` is a stable machine-readable word clients switch on; `detail` is safe to show to a
 //! person. Server faults are logged once here, with their cause, and answer with an opaque
 //! detail: no internals leave the process.
+//!
+//! A problem may carry extension members (RFC 9457 §3.2) next to the standard ones, e.g. the
+//! `errors` list of a refused import ([`Problem::with_extension`]).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -13,7 +16,11 @@ use std::fmt;
 /// The media type of problem documents.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// The body of an error response.
+/// The members every problem document has; extensions never replace them.
+const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "code"];
+
+/// The body of an error response. Some problems add extension members (RFC 9457 §3.2), each
+/// documented with the operation that sends it (e.g. `errors`, a list of what to fix).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProblemDoc {
     /// `urn:baton:problem:<code>`.
@@ -34,11 +41,13 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Extension members, serialized next to the standard ones (never replacing one).
+    pub extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, title, detail: detail.into(), headers: Vec::new() }
+        Self { status, code, title, detail: detail.into(), headers: Vec::new(), extensions: Vec::new() }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -86,6 +95,14 @@ impl Problem {
         self
     }
 
+    /// Adds an extension member `name` (a name chosen by Baton's code, never by a client; the
+    /// standard members `type`, `title`, `status`, `detail` and `code` cannot be replaced).
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        debug_assert!(!STANDARD_MEMBERS.contains(&name), "{name} is a standard member");
+        self.extensions.push((name, value));
+        self
+    }
+
     pub fn doc(&self) -> ProblemDoc {
         ProblemDoc {
             type_: format!("urn:baton:problem:{}", self.code),
@@ -114,7 +131,17 @@ impl ResponseError for Problem {
         for (k, v) in &self.headers {
             res.insert_header((k.clone(), v.clone()));
         }
-        res.body(serde_json::to_string(&self.doc()).expect("problem documents serialize"))
+        let mut body = serde_json::to_string(&self.doc()).expect("problem documents serialize");
+        // Extensions go after the standard members, which keep their order.
+        for (name, value) in self.extensions.iter().filter(|(n, _)| !STANDARD_MEMBERS.contains(n)) {
+            body.pop(); // the closing brace
+            body.push(',');
+            body.push_str(&serde_json::to_string(name).expect("a name serializes"));
+            body.push(':');
+            body.push_str(&value.to_string());
+            body.push('}');
+        }
+        res.body(body)
     }
 }
 
@@ -127,4 +154,27 @@ impl From<baton_core::ids::IdError> for Problem {
 /// The answer for paths no route serves.
 pub async fn route_not_found() -> Result<actix_web::HttpResponse, Problem> {
     Err(Problem::not_found("route_not_found", "No such endpoint. See /api/v1/openapi.json for the API."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_follow_the_standard_members() {
+        let p = Problem::bad_request("invalid_questions", "2 problems.")
+            .with_extension("errors", serde_json::json!([{"line": 3, "field": "answer"}]));
+        let body = p.error_response().into_body();
+        let bytes = actix_web::body::to_bytes(body);
+        let bytes = futures_util::FutureExt::now_or_never(bytes).expect("ready").expect("a body");
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.starts_with(r#"{"type":"urn:baton:problem:invalid_questions","title":"Bad request""#), "{text}");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["errors"][0]["line"], 3, "{v}");
+        assert_eq!(v["code"], "invalid_questions");
+        // Without extensions the document is exactly the standard one.
+        let plain = Problem::bad_request("x", "y").error_response().into_body();
+        let plain = futures_util::FutureExt::now_or_never(actix_web::body::to_bytes(plain)).unwrap().unwrap();
+        assert_eq!(plain, serde_json::to_string(&Problem::bad_request("x", "y").doc()).unwrap());
+    }
 }

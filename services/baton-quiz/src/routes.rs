@@ -36,6 +36,13 @@ pub(crate) fn hot(e: HotError) -> Problem {
     }
 }
 
+/// The version of campaign `c` in effect at `t`: an attempt draws its questions from the version
+/// in effect when it starts, and is shown, judged and explained by that version afterwards,
+/// whatever an organizer changed in the bank since (see `baton_http::campaigns`).
+pub(crate) fn version_at(q: &Quiz, c: &Arc<Campaign>, t: baton_core::Millis) -> Arc<Campaign> {
+    q.campaigns.at(c.id(), t).unwrap_or_else(|| c.clone())
+}
+
 pub(crate) fn campaign(q: &Quiz, id: &str) -> Result<Arc<Campaign>, Problem> {
     let none = || Problem::not_found("campaign_not_found", "There is no such campaign.");
     let id = CampaignId::parse(id).map_err(|_| none())?;
@@ -289,9 +296,16 @@ pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Mill
                 kind: d.kind.as_str().into(),
                 lang: q.as_ref().map_or(Lang::Zh, |q| q.lang),
                 stem: q.as_ref().map(|q| q.stem.to_owned()).unwrap_or_default(),
+                // `c` is the version the attempt was drawn from, so every index is in range; an
+                // attempt older than the versions kept shows blanks rather than failing.
                 options: q
                     .as_ref()
-                    .map(|q| d.perm.iter().map(|&i| q.options[usize::from(i)].to_owned()).collect())
+                    .map(|q| {
+                        d.perm
+                            .iter()
+                            .map(|&i| q.options.get(usize::from(i)).copied().unwrap_or_default().to_owned())
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 answer: ans.as_ref().map(|j| answer_view(c, d, d.correct_mask, j, lang)),
             }
@@ -336,10 +350,12 @@ async fn start_attempt(
     lang: Lang,
     _body: EmptyBody,
 ) -> Result<HttpResponse, Problem> {
-    let (c, p) = participant_of(&q, &auth).await?;
+    let (newest, p) = participant_of(&q, &auth).await?;
     // At most two rounds: an open attempt whose time is up is finished first.
     for _ in 0..2 {
         let now = q.clock.now_ms();
+        // Drawn from the version in effect now, which a newer one may follow shortly.
+        let c = version_at(&q, &newest, now);
         if c.status(now) != Status::Live {
             return Err(Problem::conflict("campaign_not_live", "The campaign is not running now."));
         }
@@ -370,7 +386,9 @@ async fn start_attempt(
         };
         return match q.store.start_attempt(cmd).await.map_err(hot)? {
             StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now, lang))),
-            StartOutcome::Resumed(a) => Ok(HttpResponse::Ok().json(attempt_view(&c, &a, now, lang))),
+            StartOutcome::Resumed(a) => {
+                Ok(HttpResponse::Ok().json(attempt_view(&version_at(&q, &newest, a.started_at), &a, now, lang)))
+            }
             StartOutcome::Exhausted => {
                 Err(Problem::conflict("attempts_exhausted", "No attempts left today. Come back tomorrow!"))
             }
@@ -378,7 +396,7 @@ async fn start_attempt(
                 Err(Problem::unauthorized("This participant is not known here. Join the campaign again."))
             }
             StartOutcome::OpenExpired(open) => {
-                close(&q, &c, &p, &open, now).await?;
+                close(&q, &newest, &p, &open, now).await?;
                 continue;
             }
         };
@@ -401,7 +419,7 @@ async fn get_attempt(
 ) -> Result<web::Json<AttemptView>, Problem> {
     let (c, p) = participant_of(&q, &auth).await?;
     let a = load_attempt(&q, &c, &p, &aid).await?;
-    Ok(web::Json(attempt_view(&c, &a, q.clock.now_ms(), lang)))
+    Ok(web::Json(attempt_view(&version_at(&q, &c, a.started_at), &a, q.clock.now_ms(), lang)))
 }
 
 fn attempt_not_found() -> Problem {
@@ -431,13 +449,24 @@ async fn answer(
     lang: Lang,
     JsonBody(body): JsonBody<AnswerRequest>,
 ) -> Result<web::Json<AnswerView>, Problem> {
-    let c = q
+    let versions = q
         .campaigns
-        .get(&auth.campaign)
+        .versions(&auth.campaign)
         .ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
+    let newest =
+        versions.last().map(|v| v.campaign.clone()).ok_or_else(|| Problem::internal("a campaign without versions"))?;
     let attempt = AttemptId::parse(&aid).map_err(|_| attempt_not_found())?;
     let not_in = || Problem::bad_request("question_not_in_attempt", "That question is not part of this attempt.");
     let qid = QuestionId::parse(&body.question_id).map_err(|_| not_in())?;
+    // The question as the attempt's version has it. Where every version loaded agrees on it
+    // (nearly always), that is the newest one's; where the bank changed it, the attempt is read
+    // first to learn which version it was drawn from.
+    let c = if versions.iter().all(|v| v.campaign.question(&qid) == newest.question(&qid)) {
+        newest
+    } else {
+        let a = q.store.attempt(&auth.campaign, &auth.participant, &attempt).await.map_err(hot)?;
+        version_at(&q, &newest, a.ok_or_else(attempt_not_found)?.started_at)
+    };
     let question = c.question(&qid).ok_or_else(not_in)?;
     let mask = choice_mask(&body.choice, question.options.len(), question.kind)
         .map_err(|e| Problem::bad_request("invalid_choice", e.to_string()))?;

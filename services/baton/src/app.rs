@@ -24,7 +24,7 @@ use baton_hot::embedded::EmbeddedStore;
 use baton_hot::redis::RedisStore;
 use baton_http::Problem;
 use baton_http::auth::{SigningKey, Tokens};
-use baton_http::campaigns::Campaigns;
+use baton_http::campaigns::{Campaigns, Version, retained_from};
 use baton_http::clock::Clock;
 use baton_http::extract::{BodyLimit, path_config, payload_config, query_config};
 use baton_http::metrics::{Metrics, track};
@@ -169,27 +169,68 @@ impl Services {
         Ok(s)
     }
 
-    /// Loads every campaign from the database. A campaign that no longer validates keeps its
-    /// previous version here (and is logged), so a bad edit cannot take a live campaign down.
+    /// Loads every campaign's recent versions from the database (those an attempt may still
+    /// use: see [`baton_http::campaigns::RETAIN_MS`]). Versions never change once written, so
+    /// one already loaded is kept as it is and only new ones are read. A version that does not
+    /// validate is left out (and logged); a campaign none of whose versions validate keeps what
+    /// was loaded before, so a bad edit cannot take a live campaign down.
     pub async fn reload_campaigns(&self) -> anyhow::Result<usize> {
-        let mut loaded = Vec::new();
+        let now = self.clock.now_ms();
+        let mut loaded = std::collections::HashMap::new();
         for id in self.db.campaign_ids().await? {
-            let Some(doc) = self.db.campaign(&id).await? else { continue };
-            match Campaign::from_doc(doc) {
-                Ok(c) => loaded.push(c),
-                Err(e) => {
-                    tracing::error!(campaign.id = %id, error = %e, "campaign in the database does not validate; keeping the previous version");
-                    if let Some(prev) = self.campaigns.get(&id) {
-                        loaded.push((*prev).clone());
+            let had = self.campaigns.versions(&id);
+            let had = had.as_deref().unwrap_or_default();
+            let listed = self.db.campaign_versions(&id).await?;
+            let mut versions = Vec::new();
+            if listed.is_empty() {
+                // Stored before versions were kept: the stored document is version 1.
+                if let Some(doc) = self.db.campaign(&id).await? {
+                    match Campaign::from_doc(doc) {
+                        Ok(c) => versions.push(Version { number: 1, valid_from: 0, campaign: Arc::new(c) }),
+                        Err(e) => {
+                            tracing::error!(campaign.id = %id, error = %e, "campaign in the database does not validate")
+                        }
+                    }
+                }
+            } else {
+                let from: Vec<i64> = listed.iter().map(|v| v.valid_from_ms).collect();
+                for v in &listed[retained_from(&from, now)..] {
+                    if let Some(known) = had.iter().find(|h| h.number == v.version) {
+                        versions.push(known.clone());
+                        continue;
+                    }
+                    let Some(doc) = self.db.campaign_version(&id, v.version).await? else { continue };
+                    match Campaign::from_doc(doc) {
+                        Ok(c) => versions.push(Version {
+                            number: v.version,
+                            valid_from: v.valid_from_ms,
+                            campaign: Arc::new(c),
+                        }),
+                        Err(e) => {
+                            tracing::error!(campaign.id = %id, version = v.version, error = %e, "campaign version in the database does not validate; leaving it out")
+                        }
                     }
                 }
             }
+            if versions.is_empty() {
+                tracing::error!(campaign.id = %id, "no version of the campaign validates; keeping the ones loaded before");
+                versions = had.to_vec();
+            }
+            if !versions.is_empty() {
+                loaded.insert(id, versions);
+            }
         }
         let n = loaded.len();
-        self.campaigns.replace_all(loaded);
+        self.campaigns.replace_versions(loaded);
         Ok(n)
     }
 }
+
+/// The longest interval between reloads of campaigns: well within
+/// [`baton_db::campaigns::SWITCH_DELAY_MS`], so every process knows a new version of a campaign
+/// before attempts draw from it.
+pub const MAX_CAMPAIGN_REFRESH: Duration = Duration::from_secs(20);
+const _: () = assert!(MAX_CAMPAIGN_REFRESH.as_millis() as i64 * 2 <= baton_db::campaigns::SWITCH_DELAY_MS);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -292,7 +333,15 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
     let refresher = {
         let s = s.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(s.config.campaign_refresh);
+            let every = s.config.campaign_refresh.min(MAX_CAMPAIGN_REFRESH);
+            if every < s.config.campaign_refresh {
+                tracing::warn!(
+                    asked_secs = s.config.campaign_refresh.as_secs(),
+                    secs = every.as_secs(),
+                    "campaigns are reloaded more often than asked, so that new versions reach every process before they take effect"
+                );
+            }
+            let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
                 tick.tick().await;
