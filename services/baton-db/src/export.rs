@@ -10,17 +10,39 @@
 //!   `+`, `-`, `@`, a tab or CR gets a leading apostrophe, so a spreadsheet shows it as text
 //!   instead of evaluating it. Numbers and times are written as they are.
 //! - Times are RFC 3339 in UTC with milliseconds; decimals are rounded half up, exactly.
+//! - Personal data is masked: nicknames are typed by citizens and sometimes hold a phone
+//!   number, so every run of digits that could be one is masked ([`mask::mask_digits`]:
+//!   `张三13812345678` → `张三138****5678`). Nothing else personal is stored: participant ids
+//!   are hashes (of the device id, or of the WeChat openid, which is never stored).
 //!
 //! A place or unit that the campaign no longer has (participants keep their history when a
 //! campaign update removes it) is written as its id, since its name is gone.
+//!
+//! # Filtered exports
+//! [`Db::export_filtered`] limits an export to some places (a console viewer's region and
+//! everything under it), in SQL, so the rows still stream:
+//! - participants: those whose place is one of them;
+//! - results: likewise; `rank` stays the campaign-wide published rank (the number the public
+//!   boards show), and a last column `rank_in_region` ranks the rows within the filter (the
+//!   global rank is numbered by a window over every result, so the database sorts the whole
+//!   campaign's results, as for an unfiltered file, and streams the filtered ones);
+//! - units: the campaign's units that hang from one of the places, with all of their
+//!   participants (a unit's figures are the unit's, whoever looks at them). Units the campaign
+//!   no longer has cannot be placed, so they are left out.
+//!
+//! Participants of places the campaign no longer has are in no filtered export.
 
 use crate::error::{self, DbError};
 use crate::{Db, Engine};
-use baton_core::campaign::Campaign;
+use baton_core::campaign::{Campaign, Unit};
 use baton_core::ids::{PlaceId, UnitId};
 use futures_util::TryStreamExt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+pub mod mask;
+
+pub use mask::mask_digits;
 
 /// Which file to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,7 +66,7 @@ impl ExportKind {
         }
     }
 
-    /// The header row.
+    /// The header row (of a filtered results file, followed by `rank_in_region`).
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             ExportKind::Participants => &["participant_id", "nickname", "county", "region", "unit", "joined_at"],
@@ -85,6 +107,26 @@ impl std::str::FromStr for ExportKind {
     }
 }
 
+/// Which rows an export holds: the whole campaign (the default), or only what lies within
+/// some places.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportFilter<'a> {
+    /// `None`: everything. `Some(places)`: participants at one of `places`, units hanging from
+    /// one of them (see the module docs). Normally a region and every place under it, as
+    /// the console's scope gives them; a few hundred at most, each bound as a parameter.
+    pub places: Option<&'a [PlaceId]>,
+}
+
+impl<'a> ExportFilter<'a> {
+    /// The whole campaign.
+    pub const ALL: ExportFilter<'static> = ExportFilter { places: None };
+
+    /// Only what lies at one of `places`.
+    pub fn within(places: &'a [PlaceId]) -> Self {
+        ExportFilter { places: Some(places) }
+    }
+}
+
 /// `progress` is called after every this many rows.
 const PROGRESS_EVERY: u64 = 10_000;
 /// Rows are written to the writer in pieces of about this size.
@@ -92,12 +134,13 @@ const BUFFER: usize = 64 * 1024;
 
 type ParticipantSql = (String, String, String, Option<String>, i64);
 type ResultSql = (String, String, String, Option<String>, i64, i64, i64, i64);
+type RankedResultSql = (String, String, String, Option<String>, i64, i64, i64, i64, i64);
 type UnitSql = (String, i64, i64, i64);
 
 impl Db {
-    /// Writes one export of `campaign` as CSV to `writer` and returns the number of rows written
-    /// (without the header). `progress` is called with the count so far every 10,000 rows. The
-    /// writer is flushed at the end; on an error the output is incomplete.
+    /// Writes one export of the whole of `campaign` as CSV to `writer` and returns the number of
+    /// rows written (without the header). `progress` is called with the count so far every
+    /// 10,000 rows. The writer is flushed at the end; on an error the output is incomplete.
     pub async fn export<W: AsyncWrite + Unpin>(
         &self,
         kind: ExportKind,
@@ -105,25 +148,47 @@ impl Db {
         writer: W,
         progress: impl FnMut(u64),
     ) -> Result<u64, DbError> {
+        self.export_filtered(kind, campaign, ExportFilter::ALL, writer, progress).await
+    }
+
+    /// Like [`Db::export`], limited to the rows `filter` lets through (see the module docs).
+    /// With [`ExportFilter::ALL`] the output is exactly [`Db::export`]'s.
+    pub async fn export_filtered<W: AsyncWrite + Unpin>(
+        &self,
+        kind: ExportKind,
+        campaign: &Campaign,
+        filter: ExportFilter<'_>,
+        writer: W,
+        progress: impl FnMut(u64),
+    ) -> Result<u64, DbError> {
         let mut csv = Csv { out: writer, buf: String::with_capacity(BUFFER + 1024), rows: 0, in_row: false, progress };
         csv.buf.push('\u{feff}');
-        csv.header(kind.columns());
+        let extra: &[&str] = match (kind, filter.places) {
+            (ExportKind::Results, Some(_)) => &["rank_in_region"],
+            _ => &[],
+        };
+        csv.header(kind.columns().iter().chain(extra));
         let cid = campaign.id().as_str();
         let action = || format!("exporting {kind} of campaign {cid}");
         let names = Names(campaign);
+        let collate = if self.engine == Engine::Postgres { " COLLATE \"C\"" } else { "" };
         match kind {
             ExportKind::Participants => {
-                let mut rows = sqlx::query_as::<_, ParticipantSql>(
-                    "SELECT id, nickname, region_id, unit_id, joined_at_ms FROM participants WHERE campaign_id = $1 \
-                     ORDER BY joined_at_ms, id",
-                )
-                .bind(cid)
-                .fetch(&self.pool);
+                let (clause, places) = within("region_id", 2, filter.places);
+                let sql = format!(
+                    "SELECT id, nickname, region_id, unit_id, joined_at_ms FROM participants WHERE campaign_id = $1{clause} \
+                     ORDER BY joined_at_ms, id"
+                );
+                let mut query = sqlx::query_as::<_, ParticipantSql>(sqlx::AssertSqlSafe(sql)).bind(cid);
+                for p in places {
+                    query = query.bind(p.as_str());
+                }
+                let mut rows = query.fetch(&self.pool);
                 while let Some((id, nickname, region, unit, joined_at)) =
                     rows.try_next().await.map_err(error::query(action()))?
                 {
                     csv.text(&id);
-                    csv.text(&nickname);
+                    csv.text(&mask_digits(&nickname));
                     csv.text(&names.county(&region));
                     csv.text(&names.place(&region));
                     csv.text(&names.unit(unit.as_deref()));
@@ -131,49 +196,82 @@ impl Db {
                     csv.end_row().await?;
                 }
             }
-            ExportKind::Results => {
+            ExportKind::Results if filter.places.is_none() => {
                 // The published order; ids compare bytewise (as Redis does) on both engines.
                 let sql = format!(
                     "SELECT p.id, p.nickname, p.region_id, p.unit_id, p.best_score, p.best_ms, p.best_at_ms, \
                      (SELECT COUNT(*) FROM attempts t WHERE t.campaign_id = p.campaign_id AND t.participant_id = p.id) \
                      FROM participants p WHERE p.campaign_id = $1 AND p.best_score IS NOT NULL \
-                     ORDER BY p.best_score DESC, p.best_ms, p.best_at_ms, p.id{} DESC",
-                    if self.engine == Engine::Postgres { " COLLATE \"C\"" } else { "" }
+                     ORDER BY p.best_score DESC, p.best_ms, p.best_at_ms, p.id{collate} DESC"
                 );
                 let mut rows = sqlx::query_as::<_, ResultSql>(sqlx::AssertSqlSafe(sql)).bind(cid).fetch(&self.pool);
-                while let Some((id, nickname, region, unit, score, ms, reached, attempts)) =
+                while let Some(row) = rows.try_next().await.map_err(error::query(action()))? {
+                    let rank = csv.rows + 1;
+                    result_row(&mut csv, &names, rank, row)?;
+                    csv.end_row().await?;
+                }
+            }
+            ExportKind::Results => {
+                // The campaign-wide rank (the published order, as above) is numbered over every
+                // result before the filter applies; the database still streams the rows.
+                let (clause, places) = within("r.region_id", 2, filter.places);
+                let sql = format!(
+                    "SELECT r.id, r.nickname, r.region_id, r.unit_id, r.best_score, r.best_ms, r.best_at_ms, \
+                     (SELECT COUNT(*) FROM attempts t WHERE t.campaign_id = $1 AND t.participant_id = r.id), r.grank \
+                     FROM (SELECT p.id, p.nickname, p.region_id, p.unit_id, p.best_score, p.best_ms, p.best_at_ms, \
+                     ROW_NUMBER() OVER (ORDER BY p.best_score DESC, p.best_ms, p.best_at_ms, p.id{collate} DESC) AS grank \
+                     FROM participants p WHERE p.campaign_id = $1 AND p.best_score IS NOT NULL) r \
+                     WHERE 1 = 1{clause} ORDER BY r.grank"
+                );
+                let mut query = sqlx::query_as::<_, RankedResultSql>(sqlx::AssertSqlSafe(sql)).bind(cid);
+                for p in places {
+                    query = query.bind(p.as_str());
+                }
+                let mut rows = query.fetch(&self.pool);
+                while let Some((id, nickname, region, unit, score, ms, reached, attempts, rank)) =
                     rows.try_next().await.map_err(error::query(action()))?
                 {
-                    let ms =
-                        u64::try_from(ms).map_err(|_| DbError::Corrupt(format!("participant {id}: best_ms {ms}")))?;
-                    csv.raw(&(csv.rows + 1).to_string());
-                    csv.text(&id);
-                    csv.text(&nickname);
-                    csv.text(&names.county(&region));
-                    csv.text(&names.unit(unit.as_deref()));
-                    csv.raw(&score.to_string());
-                    csv.raw(&format!("{}.{:03}", ms / 1000, ms % 1000));
-                    csv.raw(&time(reached)?);
-                    csv.raw(&attempts.to_string());
+                    let rank =
+                        u64::try_from(rank).map_err(|_| DbError::Corrupt(format!("participant {id}: rank {rank}")))?;
+                    let in_region = csv.rows + 1;
+                    result_row(&mut csv, &names, rank, (id, nickname, region, unit, score, ms, reached, attempts))?;
+                    csv.raw(&in_region.to_string());
                     csv.end_row().await?;
                 }
             }
             ExportKind::Units => {
+                // The units to show: all of them, or those hanging from one of the places.
+                let wanted: Option<BTreeSet<&PlaceId>> = filter.places.map(|p| p.iter().collect());
+                let units: Vec<&Unit> = campaign
+                    .doc()
+                    .units
+                    .iter()
+                    .filter(|u| wanted.as_ref().is_none_or(|w| w.contains(&u.region_id)))
+                    .collect();
+                let unit_ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
+                let clause = match filter.places {
+                    None => String::new(),
+                    Some(_) => in_list("unit_id", 2, unit_ids.len()),
+                };
+                let bound: &[&str] = if filter.places.is_some() { &unit_ids } else { &[] };
                 // One row per unit that has participants: bounded by the campaign, not by them.
                 let mut stats: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-                let mut rows = sqlx::query_as::<_, UnitSql>(
+                let sql = format!(
                     "SELECT unit_id, COUNT(*), COUNT(best_score), CAST(COALESCE(SUM(best_score), 0) AS BIGINT) \
-                     FROM participants WHERE campaign_id = $1 AND unit_id IS NOT NULL GROUP BY unit_id",
-                )
-                .bind(cid)
-                .fetch(&self.pool);
+                     FROM participants WHERE campaign_id = $1 AND unit_id IS NOT NULL{clause} GROUP BY unit_id"
+                );
+                let mut query = sqlx::query_as::<_, UnitSql>(sqlx::AssertSqlSafe(sql)).bind(cid);
+                for u in bound {
+                    query = query.bind(*u);
+                }
+                let mut rows = query.fetch(&self.pool);
                 while let Some((unit, joined, finished, score_sum)) =
                     rows.try_next().await.map_err(error::query(action()))?
                 {
                     stats.insert(unit, (joined, finished, score_sum));
                 }
                 drop(rows);
-                for u in &campaign.doc().units {
+                for u in units {
                     let (joined, finished, score_sum) = stats.remove(u.id.as_str()).unwrap_or_default();
                     csv.text(u.id.as_str());
                     csv.text(&u.name);
@@ -182,7 +280,8 @@ impl Db {
                     unit_figures(&mut csv, u.target, joined, finished, score_sum);
                     csv.end_row().await?;
                 }
-                // Units the campaign no longer has, whose participants keep their history.
+                // Units the campaign no longer has, whose participants keep their history (none
+                // when filtered: the query asked only for the campaign's units).
                 for (id, (joined, finished, score_sum)) in stats {
                     csv.text(&id);
                     csv.raw("");
@@ -195,6 +294,40 @@ impl Db {
         }
         csv.finish().await
     }
+}
+
+/// `AND column IN ($first, …)` for `places` (nothing without a filter), and the values to bind
+/// in that order.
+fn within<'p>(column: &str, first: usize, places: Option<&'p [PlaceId]>) -> (String, &'p [PlaceId]) {
+    match places {
+        None => (String::new(), &[]),
+        Some(places) => (in_list(column, first, places.len()), places),
+    }
+}
+
+/// `AND column IN ($first, …)` with `n` parameters; an empty list matches no row.
+fn in_list(column: &str, first: usize, n: usize) -> String {
+    if n == 0 {
+        return " AND 1 = 0".to_owned();
+    }
+    let params: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!(" AND {column} IN ({})", params.join(", "))
+}
+
+/// The fields of a results row from `rank` to `attempts`.
+fn result_row<W, F>(csv: &mut Csv<W, F>, names: &Names<'_>, rank: u64, row: ResultSql) -> Result<(), DbError> {
+    let (id, nickname, region, unit, score, ms, reached, attempts) = row;
+    let ms = u64::try_from(ms).map_err(|_| DbError::Corrupt(format!("participant {id}: best_ms {ms}")))?;
+    csv.raw(&rank.to_string());
+    csv.text(&id);
+    csv.text(&mask_digits(&nickname));
+    csv.text(&names.county(&region));
+    csv.text(&names.unit(unit.as_deref()));
+    csv.raw(&score.to_string());
+    csv.raw(&format!("{}.{:03}", ms / 1000, ms % 1000));
+    csv.raw(&time(reached)?);
+    csv.raw(&attempts.to_string());
+    Ok(())
 }
 
 /// target, participants, finished, rate, avg_best_score.
@@ -272,7 +405,7 @@ struct Csv<W, F> {
 }
 
 impl<W, F> Csv<W, F> {
-    fn header(&mut self, columns: &[&str]) {
+    fn header<'c>(&mut self, columns: impl IntoIterator<Item = &'c &'c str>) {
         for c in columns {
             self.raw(c);
         }
