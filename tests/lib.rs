@@ -33,6 +33,9 @@ pub enum Sql {
 /// 2026-06-10T04:00:00Z (noon in Shanghai): the demo campaign is live.
 pub const NOON: Millis = 1_781_064_000_000;
 
+/// The password of every organizer [`TestApp::organizer`] makes.
+pub const ORGANIZER_PASSWORD: &str = "correct horse battery staple";
+
 /// A running app and what it owns.
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
@@ -175,6 +178,52 @@ impl TestApp {
             h.push(("Authorization", a.as_str()));
         }
         self.raw("POST", path, &h, body.to_string().as_bytes()).await
+    }
+
+    /// Sends `body` with `method` and an optional bearer token (`content_type` names it).
+    pub async fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8], token: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut h = vec![("Content-Type", content_type)];
+        if let Some(a) = &auth {
+            h.push(("Authorization", a.as_str()));
+        }
+        self.raw(method, path, &h, body).await
+    }
+
+    /// Makes an organizer account (as `baton organizer add` does) and logs it in over HTTP;
+    /// returns its token. `campaign` and `region` as the role allows.
+    pub async fn organizer(&self, username: &str, role: &str, campaign: Option<&str>, region: Option<&str>) -> String {
+        let role = baton_console::Role::parse(role).expect("a role");
+        baton_console::create_organizer(&self.services.db, username, role, campaign, region, ORGANIZER_PASSWORD)
+            .await
+            .expect("the organizer is created");
+        let r = self
+            .post(
+                "/api/v1/console/login",
+                &serde_json::json!({"username": username, "password": ORGANIZER_PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "login: {}", r.text());
+        r.json()["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Brings SQL up to date (with Redis: runs an archiver until the streams are drained) and
+    /// rolls up the relay totals, as the background workers would.
+    pub async fn settle(&self) {
+        if let Some(url) = self.services.config.redis_url.clone() {
+            let mut c = baton_archiver::redis::ArchiverConfig::new("settle");
+            c.block = Duration::from_millis(20);
+            c.claim_idle = Duration::ZERO;
+            let mut a = baton::app::start_archiver(&self.services, &url, c).await.expect("the archiver starts");
+            loop {
+                let r = a.run_once().await.expect("archives");
+                if r.read == 0 && r.claimed == 0 {
+                    break;
+                }
+            }
+        }
+        baton_relay::worker::roll_up_all(&self.services.db, &self.services.campaigns).await.expect("rolls up");
     }
 
     /// Joins the demo campaign from `device` at a township of 荷塘区.
@@ -327,6 +376,133 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
     out
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sse {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl Sse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.data))
+    }
+}
+
+/// An open `text/event-stream` response, read event by event.
+pub struct SseStream {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    stream: tokio::net::TcpStream,
+    /// Bytes read and not yet de-chunked, and de-chunked text not yet parsed.
+    raw: Vec<u8>,
+    text: String,
+    pub ended: bool,
+}
+
+impl TestApp {
+    /// Opens a server-sent event stream (`GET path`), with a bearer token and `Last-Event-ID`
+    /// if given.
+    pub async fn sse(&self, path: &str, token: &str, last_event_id: Option<&str>) -> SseStream {
+        let mut s = tokio::net::TcpStream::connect(self.addr).await.expect("connects");
+        let mut req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n",
+            self.addr
+        );
+        if let Some(id) = last_event_id {
+            req.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        let split = loop {
+            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).await.expect("reads the head");
+            assert!(n > 0, "the connection closed before the response head");
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let head = parse_response(&raw[..split + 4]);
+        let raw = raw[split + 4..].to_vec();
+        SseStream { status: head.status, headers: head.headers, stream: s, raw, text: String::new(), ended: false }
+    }
+}
+
+impl SseStream {
+    /// The next event (a `retry:`-only block is skipped); `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let mut e = Sse { event: "message".into(), id: None, data: String::new() };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        e.event = v.into();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        e.id = Some(v.into());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        e.data = v.into();
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(e);
+                }
+                continue;
+            }
+            // De-chunk whatever complete chunks arrived.
+            while let Some(eol) = self.raw.windows(2).position(|w| w == b"\r\n") {
+                let size =
+                    usize::from_str_radix(String::from_utf8_lossy(&self.raw[..eol]).trim(), 16).expect("a chunk size");
+                if size == 0 {
+                    self.ended = true;
+                    self.raw.clear();
+                    break;
+                }
+                if self.raw.len() < eol + 2 + size + 2 {
+                    break;
+                }
+                self.text.push_str(std::str::from_utf8(&self.raw[eol + 2..eol + 2 + size]).expect("UTF-8 events"));
+                self.raw.drain(..eol + 2 + size + 2);
+            }
+            if self.text.contains("\n\n") {
+                continue;
+            }
+            if self.ended {
+                return None;
+            }
+            let mut buf = [0u8; 8192];
+            let n = tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut buf))
+                .await
+                .expect("an event within 30 s")
+                .expect("reads");
+            if n == 0 {
+                self.ended = true;
+                continue;
+            }
+            self.raw.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// The events up to and including the next `overview` (one tick of the console's feed).
+    pub async fn tick(&mut self) -> Vec<Sse> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            let last = e.event == "overview";
+            out.push(e);
+            if last {
+                break;
+            }
+        }
+        out
+    }
 }
 
 /// Runs each named async test fn `(hot, sql)` as `#[tokio::test]`s on the embedded store with

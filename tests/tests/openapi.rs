@@ -30,6 +30,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/wechat/jssdk-config", &["get"]),
     ("/api/v1/console/login", &["post"]),
     ("/api/v1/console/me", &["get"]),
+    ("/api/v1/console/campaigns/{cid}/overview", &["get"]),
+    ("/api/v1/console/campaigns/{cid}/live", &["get"]),
+    ("/api/v1/console/campaigns/{cid}/timeseries", &["get"]),
+    ("/api/v1/console/campaigns/{cid}/breakdown", &["get"]),
+    ("/api/v1/console/campaigns/{cid}", &["put"]),
+    ("/api/v1/console/campaigns/{cid}/questions", &["get", "post"]),
+    ("/api/v1/console/campaigns/{cid}/relay", &["get"]),
+    ("/api/v1/console/campaigns/{cid}/exports/{file}", &["get"]),
 ];
 
 const ORGANIZER: &str = "openapi-admin";
@@ -165,6 +173,7 @@ fn call_for(template: &str, method: &str, aid: &str, code: &str, question: &Valu
             "aid" => aid,
             "board" => "score",
             "code" => code,
+            "file" => "participants.csv",
             other => panic!("{method} {template}: the test does not know a value for {{{other}}}; teach call_for"),
         };
         path = path.replace(&format!("{{{name}}}"), value);
@@ -176,10 +185,27 @@ fn call_for(template: &str, method: &str, aid: &str, code: &str, question: &Valu
         ("post", "/api/v1/attempts/{aid}/answers") => Some(json!({"question_id": question["id"], "choice": choice})),
         ("post", "/api/v1/shares") => Some(json!({"channel": "qr"})),
         ("post", "/api/v1/console/login") => Some(json!({"username": ORGANIZER, "password": ORGANIZER_PASSWORD})),
+        ("put", "/api/v1/console/campaigns/{cid}") => Some(serde_json::to_value(baton::demo::doc()).unwrap()),
+        ("post", "/api/v1/console/campaigns/{cid}/questions") => Some(json!([{
+            "id": "openapi-1", "kind": "judge", "category": "law", "difficulty": 1,
+            "stem": "接口文档测试：吸食毒品是违法行为。", "options": ["正确", "错误"], "answer": [0],
+            "explanation": "禁毒法规定吸毒是违法行为。", "source": "《中华人民共和国禁毒法》"
+        }])),
         ("post", _) => Some(json!({})),
         _ => None,
     };
     Call { path, body, token: true }
+}
+
+/// The query an operation needs to be valid.
+fn required_query(template: &str) -> &'static str {
+    if template.ends_with("/timeseries") {
+        "?metric=joins"
+    } else if template.ends_with("/breakdown") {
+        "?by=region"
+    } else {
+        ""
+    }
 }
 
 async fn send(app: &TestApp, method: &str, call: &Call, who: &Joined) -> Resp {
@@ -214,8 +240,17 @@ async fn every_documented_operation_is_served() {
         if path == "/api/v1/wechat/jssdk-config" {
             call.path.push_str("?url=https%3A%2F%2Fbaton.test%2Fc%2Fdemo");
         }
+        call.path.push_str(required_query(&path));
         // Console calls carry an organizer's token, the others a participant's.
         let caller = if path.starts_with("/api/v1/console/") { &organizer } else { &who };
+        if path.ends_with("/live") {
+            // An event stream does not end: its status and first event are enough.
+            let mut feed = app.sse(&call.path, &caller.token, None).await;
+            assert_eq!(feed.status, 200, "{method} {}", call.path);
+            assert!(op["responses"].get("200").is_some());
+            assert_eq!(feed.next().await.map(|e| e.event), Some("overview".to_owned()));
+            continue;
+        }
         let r = send(&app, &method, &call, caller).await;
         let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
         assert!(
@@ -379,8 +414,8 @@ async fn operations_that_need_a_token_document_401() {
         }
     }
     assert_eq!(
-        needing, 9,
-        "me, start, get attempt, answer, finish, my relay, my poster, shares and console/me need a token"
+        needing, 18,
+        "me, start, get attempt, answer, finish, my relay, my poster, shares, console/me, the seven console figures and exports, putting a campaign and importing questions need a token"
     );
     assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
 }

@@ -2,27 +2,8 @@
 //! join (first touch, never oneself, never another campaign's), relay stats rolled up off the
 //! join path, collective relay rankings, share intents, and hostile codes.
 
-use baton_archiver::redis::ArchiverConfig;
 use baton_e2e::*;
 use serde_json::{Value, json};
-use std::time::Duration;
-
-/// Brings SQL up to date (the archiver, with Redis) and rolls up relay totals.
-async fn settle(app: &TestApp) {
-    if let Some(url) = app.services.config.redis_url.clone() {
-        let mut c = ArchiverConfig::new("settle");
-        c.block = Duration::from_millis(20);
-        c.claim_idle = Duration::ZERO;
-        let mut a = baton::app::start_archiver(&app.services, &url, c).await.unwrap();
-        loop {
-            let r = a.run_once().await.unwrap();
-            if r.read == 0 && r.claimed == 0 {
-                break;
-            }
-        }
-    }
-    baton_relay::worker::roll_up_all(&app.services.db, &app.services.campaigns).await.unwrap();
-}
 
 async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
     let app = TestApp::spawn(hot, sql).await;
@@ -80,7 +61,7 @@ async fn codes_links_and_attribution(hot: Hot, sql: Sql) {
 
     // Relay stats, privately; collective relay counts publicly.
     let grand = app.join_invited("device-relay-grand", "三棒", Some(child["relay_code"].as_str().unwrap())).await.1;
-    settle(&app).await;
+    app.settle().await;
     let mine = app.relay_of(root_token).await;
     assert_eq!(
         (mine["direct"].as_u64(), mine["descendants"].as_u64(), mine["depth"].as_u64()),
@@ -122,7 +103,7 @@ async fn a_flood_through_one_code(hot: Hot, sql: Sql) {
     for t in tasks {
         t.await.unwrap();
     }
-    settle(&app).await;
+    app.settle().await;
     let mine = app.relay_of(teacher["token"].as_str().unwrap()).await;
     assert_eq!((mine["direct"].as_u64(), mine["descendants"].as_u64()), (Some(200), Some(200)));
     assert_eq!(mine["recent"].as_array().unwrap().len(), 10);
@@ -145,7 +126,7 @@ async fn the_relay_board_where_a_campaign_turns_it_on() {
     }
     let (_, b0) = app.join_invited("device-board-b0", "乙0", b["relay_code"].as_str()).await;
     app.join_invited("device-board-b00", "乙00", b0["relay_code"].as_str()).await;
-    settle(&app).await;
+    app.settle().await;
     let board = app.get("/api/v1/campaigns/demo/leaderboards/relay", None).await.json();
     assert_eq!(board["total"], 3);
     let rows: Vec<(String, u64, u64)> = board["entries"]
@@ -183,6 +164,6 @@ async fn codes_of_another_campaign_are_ignored(hot: Hot, sql: Sql) {
         app.get(&format!("/r/{foreign}"), None).await.header("location"),
         Some(format!("/c/other?invite={foreign}").as_str())
     );
-    settle(&app).await;
+    app.settle().await;
     assert_eq!(app.get("/api/v1/campaigns/demo", None).await.json()["stats"]["relayed"], 0);
 }

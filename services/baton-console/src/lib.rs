@@ -1,10 +1,12 @@
-//! The organizer console role: accounts and their scopes, logging in, organizer tokens, and
-//! the one place where a console request's scope is decided.
+//! The organizer console role: accounts and their scopes, logging in, organizer tokens, the
+//! one place where a console request's scope is decided, and what organizers read and do with
+//! it: live figures, exports, campaign administration.
 //!
 //! Organizers (city office, district offices, read-only viewers) log in with a username and
 //! password; the answer is a short-lived organizer token that carries the account's role and
-//! scope. Every console handler takes the caller as an [`Organizer`] and asks [`authorize`]
-//! what it may show; nothing else decides scope.
+//! scope. Every console handler takes the caller as an [`Organizer`] and starts from
+//! [`Console::scoped`] (reads) or [`Console::writable`] (writes), which ask [`authorize`] what
+//! it may show; nothing else decides scope. `docs/console.md` describes the API.
 //!
 //! # Layout
 //! - [`account`]: [`Role`], [`Scope`], [`Username`]; [`create_organizer`] (what
@@ -12,12 +14,22 @@
 //! - [`password`]: argon2id hashing and verification ([`hash_password`], [`verify_password`]).
 //! - [`tokens`]: [`OrganizerTokens`] (HS256, audience `baton:console`) and the [`Organizer`]
 //!   a token speaks for.
-//! - [`scope`]: the [`Organizer`] extractor and [`authorize`], returning an [`EffectiveScope`].
+//! - [`scope`]: the [`Organizer`] extractor, [`authorize`] returning an [`EffectiveScope`], and
+//!   [`Console::scoped`] / [`Console::writable`] that every handler starts from.
 //! - [`throttle`]: failed-login counting shared by every pod, client addresses behind proxies.
 //! - [`login`]: the login itself ([`Console::login`]): throttle, check, audit, issue.
-//! - [`routes`]: the route table ([`routes::configure`]) and handlers; [`views`]: wire types.
+//! - [`routes`]: the route table ([`routes::configure`]) and the account handlers; [`views`]:
+//!   their wire types.
+//! - [`figures`]: overview, time series, breakdown, question statistics, relay analytics.
+//! - [`live`]: the live feed (server-sent events that resume after `Last-Event-ID`).
+//! - [`exports`]: scoped CSV exports, streamed, personal data masked, audited.
+//! - [`admin`]: creating and updating campaigns, importing questions (JSON, CSV), audited.
 
 pub mod account;
+pub mod admin;
+pub mod exports;
+pub mod figures;
+pub mod live;
 pub mod login;
 pub mod password;
 pub mod routes;
@@ -28,7 +40,7 @@ pub mod views;
 
 pub use account::{ConsoleError, Role, Scope, Username, create_organizer, read_password};
 pub use password::{MIN_PASSWORD_CHARS, hash_password, verify_password};
-pub use scope::{EffectiveScope, authorize};
+pub use scope::{EffectiveScope, Scoped, authorize};
 pub use throttle::{Limit, LoginLimits, TrustedProxies};
 pub use tokens::{Organizer, OrganizerTokens};
 
@@ -53,6 +65,11 @@ pub struct Console {
     pub limits: LoginLimits,
     /// Whose `X-Forwarded-For` names the client (the ingress); none by default.
     pub trusted_proxies: TrustedProxies,
+    /// Time between the live feed's ticks ([`live::DEFAULT_INTERVAL`]).
+    pub live_interval: std::time::Duration,
+    /// Exports running at once in this process ([`exports::MAX_EXPORTS`]): each holds a database
+    /// connection while it streams.
+    exports: Arc<tokio::sync::Semaphore>,
     /// Password checks running at once in this process: each takes 19 MiB and a core for a
     /// moment, so a burst of logins queues here instead of exhausting memory.
     hashing: Arc<tokio::sync::Semaphore>,
@@ -76,12 +93,19 @@ impl Console {
             tokens,
             limits: LoginLimits::default(),
             trusted_proxies: TrustedProxies::default(),
+            live_interval: live::DEFAULT_INTERVAL,
+            exports: Arc::new(tokio::sync::Semaphore::new(exports::MAX_EXPORTS)),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 8))),
         }
     }
 
     pub fn with_limits(mut self, limits: LoginLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    pub fn with_live_interval(mut self, every: std::time::Duration) -> Self {
+        self.live_interval = every;
         self
     }
 

@@ -12,6 +12,10 @@ use baton_http::problem::ProblemDoc;
 /// Registers the console role's routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(login).service(me);
+    crate::figures::configure(cfg);
+    crate::live::configure(cfg);
+    crate::exports::configure(cfg);
+    crate::admin::configure(cfg);
 }
 
 /// Log in to the organizer console. Wrong credentials get the same answer, in about the same

@@ -4,7 +4,8 @@
 //! reading anything. `authorize` answers `403 forbidden` for a campaign or region outside the
 //! caller's scope and otherwise returns the [`EffectiveScope`]: the campaign and the region
 //! filter every figure of the answer must apply (a region-limited viewer's region, or the
-//! drill-down region asked for when it lies within the caller's scope).
+//! drill-down region asked for when it lies within the caller's scope). Writes ask
+//! [`Console::writable`], which adds the rule for changing campaigns to the same scope.
 
 use crate::Console;
 use crate::account::Role;
@@ -16,6 +17,7 @@ use baton_core::ids::{CampaignId, PlaceId};
 use baton_http::Problem;
 use baton_http::auth::bearer;
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 /// What a console answer may show: one campaign, and within it everything (`region: None`) or
 /// only the subtree of `region`.
@@ -72,6 +74,103 @@ pub fn authorize(
         }
     };
     Ok(EffectiveScope { campaign: campaign.clone(), region })
+}
+
+/// A campaign as one console request may see it: the validated campaign and the scope
+/// [`authorize`] granted. Every console handler starts from [`Console::scoped`].
+#[derive(Debug, Clone)]
+pub struct Scoped {
+    pub campaign: Arc<Campaign>,
+    pub scope: EffectiveScope,
+}
+
+impl Scoped {
+    /// The region every figure is limited to, if any.
+    pub fn region(&self) -> Option<&PlaceId> {
+        self.scope.region.as_ref()
+    }
+
+    /// Whether a participant at `place` is within the scope (every place is, without a region).
+    /// A place the campaign no longer has is outside any region.
+    pub fn covers(&self, place: &PlaceId) -> bool {
+        match &self.scope.region {
+            None => true,
+            Some(r) => self.campaign.is_within(place, r),
+        }
+    }
+
+    /// The places of the scope (the region and everything under it), or `None` for the whole
+    /// campaign, where places the campaign no longer has count too.
+    pub fn places(&self) -> Option<Vec<PlaceId>> {
+        let region = self.scope.region.as_ref()?;
+        let mut places: Vec<PlaceId> =
+            self.campaign.places().filter(|p| self.campaign.is_within(&p.id, region)).map(|p| p.id.clone()).collect();
+        places.sort();
+        Some(places)
+    }
+}
+
+impl Console {
+    /// The campaign `campaign` (a path segment, as sent) as `who` may see it, drilled down to
+    /// `region` if asked: `403 forbidden` outside the caller's scope (before anything about the
+    /// campaign is revealed), `404 campaign_not_found` for an admin asking about a campaign that
+    /// does not exist, `400 invalid_region` for a region the campaign does not have.
+    pub fn scoped(&self, who: &Organizer, campaign: &str, region: Option<&str>) -> Result<Scoped, Problem> {
+        if who.role != Role::Admin && who.scope.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
+            return Err(forbidden("This account may not see this campaign."));
+        }
+        let not_found = || Problem::not_found("campaign_not_found", "There is no such campaign.");
+        let id = CampaignId::parse(campaign).map_err(|_| not_found())?;
+        let tree = self.campaigns.get(&id).ok_or_else(not_found)?;
+        let region = region
+            .map(|r| {
+                PlaceId::parse(r)
+                    .map_err(|_| Problem::bad_request("invalid_region", "region_id is not a place of this campaign."))
+            })
+            .transpose()?;
+        let scope = authorize(who, &id, region.as_ref(), &tree)?;
+        Ok(Scoped { campaign: tree, scope })
+    }
+}
+
+/// What a console write may change ([`Console::writable`]).
+#[derive(Debug, Clone)]
+pub enum Writable {
+    /// A campaign this process knows, which the caller may change.
+    Existing(Scoped),
+    /// A campaign this process does not know, which the caller (an admin) may create.
+    New(CampaignId),
+}
+
+impl Console {
+    /// Whether `who` may change `campaign` (a path segment, as sent), decided with the read
+    /// scope of [`Console::scoped`] plus the rule for writes: a viewer changes nothing
+    /// (`403 forbidden`, whatever the campaign); an organizer changes only its own campaign
+    /// (`403` for any other); an admin changes any campaign and may create one that does not
+    /// exist ([`Writable::New`]; `400 invalid_id` for a segment that cannot be a campaign id).
+    pub fn writable(&self, who: &Organizer, campaign: &str) -> Result<Writable, Problem> {
+        if who.role == Role::Viewer {
+            return Err(forbidden(
+                "This account may only look: changing a campaign takes an organizer or an administrator.",
+            ));
+        }
+        match self.scoped(who, campaign, None) {
+            Ok(s) => Ok(Writable::Existing(s)),
+            Err(p) if p.status == StatusCode::NOT_FOUND && Self::may_create(who).is_ok() => {
+                Ok(Writable::New(CampaignId::parse(campaign)?))
+            }
+            Err(p) => Err(p),
+        }
+    }
+
+    /// Whether `who` may create a campaign: only an admin may (`403 forbidden` otherwise).
+    /// Asked again when the write finds that its campaign does not exist after all.
+    pub fn may_create(who: &Organizer) -> Result<(), Problem> {
+        match who.role {
+            Role::Admin => Ok(()),
+            Role::Organizer | Role::Viewer => Err(forbidden("Only an administrator may create a campaign.")),
+        }
+    }
 }
 
 impl Organizer {

@@ -51,22 +51,30 @@ pub enum Command {
     #[command(subcommand)]
     Campaign(CampaignCommand),
     /// Rebuild a campaign's state in Redis from the database (the embedded store rebuilds
-    /// itself at every start).
+    /// itself at every start), or with `--tallies` the console's counters from the event log.
     Rebuild {
         /// The campaign id.
         #[arg(long)]
         campaign: String,
+        /// Count the console's tallies again from the campaign's event log instead (any store;
+        /// archiving waits meanwhile, nothing is lost).
+        #[arg(long)]
+        tallies: bool,
     },
     /// Organizer console accounts.
     #[command(subcommand)]
     Organizer(OrganizerCommand),
     /// Write a campaign's participants, results or units as CSV (UTF-8 with BOM) to stdout.
+    /// Nicknames have phone-number-like digits masked, as in the console's exports.
     Export {
         /// participants, results or units.
         kind: String,
         /// The campaign id.
         #[arg(long)]
         campaign: String,
+        /// Only this place and everything under it (as the console's region-limited exports).
+        #[arg(long)]
+        region: Option<String>,
     },
 }
 
@@ -100,7 +108,8 @@ pub struct ServeArgs {
     /// WeChat API base URL.
     #[arg(long, env = "BATON_WECHAT_API_BASE", default_value = baton_wechat::DEFAULT_API_BASE)]
     pub wechat_api_base: String,
-    /// Seconds between reloads of campaigns from the database.
+    /// Seconds between reloads of campaigns from the database (at most 20, so that every
+    /// process knows a new version of a campaign before attempts draw from it).
     #[arg(long, env = "BATON_CAMPAIGN_REFRESH_SECS", default_value_t = 10)]
     pub campaign_refresh_secs: u64,
 }
@@ -215,10 +224,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&cli.database_url).await?;
             db.migrate().await?;
             let d = c.doc();
-            let outcome = db.put_campaign(d).await?;
+            // A new version, as the console's writes are: attempts already running keep theirs.
+            let stored = db.store_campaign(d, chrono::Utc::now().timestamp_millis()).await?;
+            let v = stored.version;
             println!(
                 "{} campaign {}: {} places, {} units, {} questions in {} categories",
-                match outcome {
+                match stored.outcome {
                     PutOutcome::Created => "created",
                     PutOutcome::Updated => "updated",
                 },
@@ -228,6 +239,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 d.questions.len(),
                 d.categories.len(),
             );
+            match chrono::DateTime::from_timestamp_millis(v.valid_from_ms) {
+                Some(t) if v.valid_from_ms > 0 => println!(
+                    "version {}, in effect for attempts started from {} (attempts already running keep the version they started with)",
+                    v.version,
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                _ => println!("version {}, in effect now", v.version),
+            }
             Ok(())
         }
         Command::Organizer(OrganizerCommand::Add { username, role, campaign, region }) => {
@@ -253,7 +272,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Rebuild { campaign } => {
+        Command::Rebuild { campaign, tallies: true } => {
+            let db = Db::connect(&cli.database_url).await?;
+            db.migrate().await?;
+            let c = load_campaign(&db, &campaign).await?;
+            let started = std::time::Instant::now();
+            let mut shown = 0;
+            let counted = db
+                .rebuild_tallies(c.id(), |n| {
+                    if n >= shown + 100_000 {
+                        shown = n;
+                        eprintln!("… {n} events counted");
+                    }
+                })
+                .await?;
+            println!(
+                "recounted the tallies of campaign {} from {counted} events in {:.1} s",
+                c.id(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Rebuild { campaign, tallies: false } => {
             let url = cli.redis_url.as_deref().ok_or_else(|| {
                 anyhow::anyhow!("rebuild works on Redis: give --redis-url (the embedded store rebuilds itself from the database at every start)")
             })?;
@@ -278,15 +318,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Export { kind, campaign } => {
+        Command::Export { kind, campaign, region } => {
             let kind: baton_db::export::ExportKind = kind
                 .parse()
                 .map_err(|_| anyhow::anyhow!("export takes participants, results or units (got {kind:?})"))?;
             let db = Db::connect(&cli.database_url).await?;
             db.migrate().await?;
             let c = load_campaign(&db, &campaign).await?;
+            // The region and every place under it; the whole campaign without one.
+            let places = match &region {
+                None => None,
+                Some(r) => {
+                    let root = baton_core::ids::PlaceId::parse(r)
+                        .ok()
+                        .filter(|p| c.place(p).is_some())
+                        .ok_or_else(|| anyhow::anyhow!("campaign {} has no place {r:?}", c.id()))?;
+                    Some(c.places().filter(|p| c.is_within(&p.id, &root)).map(|p| p.id.clone()).collect::<Vec<_>>())
+                }
+            };
+            let filter = baton_db::export::ExportFilter { places: places.as_deref() };
             let mut out = tokio::io::stdout();
-            let rows = db.export(kind, &c, &mut out, |n| eprintln!("… {n} rows")).await?;
+            let rows = db.export_filtered(kind, &c, filter, &mut out, |n| eprintln!("… {n} rows")).await?;
             tokio::io::AsyncWriteExt::flush(&mut out).await?;
             eprintln!("exported {rows} rows of campaign {}", c.id());
             Ok(())

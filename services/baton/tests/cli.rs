@@ -122,7 +122,10 @@ fn import_and_export_round_trip() {
     let original = small_campaign();
     let file = write(dir.path(), "campaign.json", &serde_json::to_string_pretty(&original).unwrap());
     let out = ok(&run(baton(dir.path()).args(["campaign", "import"]).arg(&file).args(["--database-url", &url])));
-    assert_eq!(out.trim(), "created campaign cli-test: 4 places, 1 units, 6 questions in 2 categories");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["created campaign cli-test: 4 places, 1 units, 6 questions in 2 categories", "version 1, in effect now"]
+    );
 
     let first = ok(&run(baton(dir.path()).args(["campaign", "export", "cli-test", "--database-url", &url])));
     assert_eq!(
@@ -134,6 +137,8 @@ fn import_and_export_round_trip() {
     let again = write(dir.path(), "exported.json", &first);
     let out = ok(&run(baton(dir.path()).args(["campaign", "import"]).arg(&again).env("BATON_DATABASE_URL", &url)));
     assert!(out.starts_with("updated campaign cli-test:"), "{out}");
+    // Every import is a new version; running attempts keep the one they started with.
+    assert!(out.contains("\nversion 2, in effect for attempts started from "), "{out}");
     let second = ok(&run(baton(dir.path()).args(["campaign", "export", "cli-test"]).env("BATON_DATABASE_URL", &url)));
     assert_eq!(first, second, "export → import → export is identical");
 
@@ -142,7 +147,8 @@ fn import_and_export_round_trip() {
     edited["title"] = json!("改过的标题");
     edited["questions"][0]["explanation"] = json!("改过的解析。");
     let file = write(dir.path(), "edited.json", &edited.to_string());
-    ok(&run(baton(dir.path()).args(["campaign", "import"]).arg(&file).args(["--database-url", &url])));
+    let out = ok(&run(baton(dir.path()).args(["campaign", "import"]).arg(&file).args(["--database-url", &url])));
+    assert!(out.contains("\nversion 3, in effect for attempts started from "), "{out}");
     let third = doc_of(&ok(&run(baton(dir.path()).args(["campaign", "export", "cli-test", "--database-url", &url]))));
     assert_eq!(third.title, "改过的标题");
     assert_eq!(third.questions[0].explanation, "改过的解析。");
@@ -329,7 +335,10 @@ async fn postgres_migrate_import_export() {
     .unwrap();
     assert!(migrated.contains("up to date"), "{migrated}");
     assert!(!migrated.contains("password"), "{migrated}");
-    assert_eq!(imported.trim(), "created campaign cli-test: 4 places, 1 units, 6 questions in 2 categories");
+    assert_eq!(
+        imported.lines().collect::<Vec<_>>(),
+        ["created campaign cli-test: 4 places, 1 units, 6 questions in 2 categories", "version 1, in effect now"]
+    );
     assert_eq!(doc_of(&first), serde_json::from_value::<CampaignDoc>(small_campaign()).unwrap());
     assert_eq!(first, second);
     assert!(missing.contains("no campaign \"nope\""), "{missing}");
@@ -461,6 +470,37 @@ fn rebuild_without_redis_explains_the_embedded_store() {
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(err.contains("--redis-url"), "says what to give: {err}");
     assert!(err.contains("embedded") && err.contains("rebuilds itself"), "explains the embedded store: {err}");
+}
+
+/// The console's tallies counted again from the event log (any store) are the ones the
+/// archiving counted as it went; counting again changes nothing.
+#[test]
+fn rebuild_tallies_recounts_the_console_figures() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "tallies.db");
+    let served = common::serve(dir.path(), &["--demo", "--database-url", &url]);
+    play(served.port, "tally", "计数", 3, 2);
+    drop(served);
+    let demo = baton_core::ids::CampaignId::parse("demo").unwrap();
+    let totals = || {
+        rt.block_on(async {
+            let db = baton_db::Db::connect(&url).await.unwrap();
+            let t = db.tally_totals(&demo, None).await.unwrap();
+            db.close().await;
+            t
+        })
+    };
+    let before = totals();
+    assert_eq!((before.joins, before.finishes), (3, 2), "{before:?}");
+    for _ in 0..2 {
+        let out =
+            ok(&run(baton(dir.path()).args(["rebuild", "--campaign", "demo", "--tallies", "--database-url", &url])));
+        assert!(out.starts_with("recounted the tallies of campaign demo from "), "{out}");
+        assert_eq!(totals(), before);
+    }
+    let out = run(baton(dir.path()).args(["rebuild", "--campaign", "nope", "--tallies", "--database-url", &url]));
+    assert!(fails(&out).contains("nope"));
 }
 
 /// Participants who joined through a server on one Redis are rebuilt from the database into

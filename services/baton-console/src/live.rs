@@ -1,0 +1,220 @@
+//! The live feed: `GET /api/v1/console/campaigns/{cid}/live`, server-sent events limited to
+//! the caller's scope like every other console answer.
+//!
+//! Every tick (2 s by default, [`Console::with_live_interval`]) the stream sends the latest
+//! `join` and `finish` samples since the last tick, then an `overview` event with the same JSON
+//! as the overview endpoint. Samples are samples: at most [`SAMPLES_PER_TICK`] of each kind per
+//! tick, the latest ones, so a flash crowd cannot flood an organizer's browser.
+//!
+//! # Resuming
+//! Events are archived a moment after they happen (at once in the all-in-one process, within
+//! about a second from Redis), so a tick only reports what happened up to [`SETTLE_MS`] ago:
+//! by then it is stored. Each `overview` event carries that watermark as its `id`; a client
+//! that reconnects (browsers do by themselves, sending `Last-Event-ID`) gets the samples after
+//! it, without repeats or gaps (a client away more than [`RESUME_WINDOW_MS`] resumes with the
+//! samples of that last stretch). A new connection starts at the watermark of its first tick.
+//! The stream ends when the organizer token expires (an `expired` event first), so a revoked
+//! or stale login does not keep reading.
+
+use crate::Console;
+use crate::figures::{db, rfc3339_ms};
+use crate::scope::Scoped;
+use crate::tokens::Organizer;
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use baton_core::Millis;
+use baton_db::Sample;
+use baton_http::Problem;
+use baton_http::problem::ProblemDoc;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
+
+/// How far behind now a tick reports: events older than this are stored.
+pub const SETTLE_MS: Millis = 2_000;
+
+/// Most samples of each kind one tick sends.
+pub const SAMPLES_PER_TICK: u32 = 20;
+
+/// How far back a resumed stream samples: a client away longer starts from this far back.
+pub const RESUME_WINDOW_MS: Millis = 5 * 60_000;
+
+/// The default time between ticks.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How soon a browser reconnects after the stream drops (the SSE `retry` field).
+const RETRY_MS: u64 = 2_000;
+
+/// Registers the live feed's route.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(live);
+}
+
+/// A `join` or `finish` event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SampleView {
+    /// When it happened (RFC 3339, UTC).
+    pub at: String,
+    pub participant_id: String,
+    pub nickname: String,
+    pub region_id: String,
+    pub unit_id: Option<String>,
+    /// Joins: whether through someone's relay link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relayed: Option<bool>,
+    /// Finishes: the attempt's score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<u64>,
+}
+
+impl SampleView {
+    fn of(s: Sample, join: bool) -> Self {
+        SampleView {
+            at: rfc3339_ms(s.at_ms),
+            participant_id: s.participant,
+            nickname: s.nickname,
+            region_id: s.region,
+            unit_id: s.unit,
+            relayed: join.then_some(s.relayed),
+            score: s.score,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LiveQuery {
+    /// Limit to this place and everything under it (within the caller's scope).
+    pub region_id: Option<String>,
+}
+
+/// One server-sent event.
+fn event(name: &str, id: Option<Millis>, data: &impl Serialize) -> String {
+    let mut out = format!("event: {name}\n");
+    if let Some(id) = id {
+        out.push_str(&format!("id: {id}\n"));
+    }
+    // JSON has no raw newlines, so the data is one line.
+    out.push_str("data: ");
+    out.push_str(&serde_json::to_string(data).expect("views serialize"));
+    out.push_str("\n\n");
+    out
+}
+
+/// Where a stream stands between ticks.
+struct Feed {
+    console: Console,
+    scoped: Scoped,
+    places: Option<Vec<baton_core::ids::PlaceId>>,
+    /// Samples up to here were sent.
+    watermark: Option<Millis>,
+    expires_at: i64,
+    first: bool,
+    done: bool,
+}
+
+impl Feed {
+    /// The next tick's bytes.
+    async fn tick(&mut self) -> Result<Bytes, Problem> {
+        let now = self.console.clock.now_ms();
+        let mut out = String::new();
+        if self.first {
+            out.push_str(&format!("retry: {RETRY_MS}\n\n"));
+        }
+        if now.div_euclid(1000) >= self.expires_at {
+            out.push_str(&event(
+                "expired",
+                None,
+                &serde_json::json!({"detail": "The organizer token expired: log in again."}),
+            ));
+            self.done = true;
+            return Ok(Bytes::from(out));
+        }
+        let until = now - SETTLE_MS;
+        if let Some(after) = self.watermark.filter(|w| *w < until) {
+            let c = self.scoped.campaign.id();
+            let places = self.places.as_deref();
+            let joins = self.console.db.recent_joins(c, places, after, until, SAMPLES_PER_TICK).await.map_err(db)?;
+            let finishes =
+                self.console.db.recent_finishes(c, places, after, until, SAMPLES_PER_TICK).await.map_err(db)?;
+            for s in joins {
+                out.push_str(&event("join", None, &SampleView::of(s, true)));
+            }
+            for s in finishes {
+                out.push_str(&event("finish", None, &SampleView::of(s, false)));
+            }
+        }
+        let watermark = self.watermark.map_or(until, |w| w.max(until));
+        self.watermark = Some(watermark);
+        let overview = self.console.overview_of(&self.scoped).await?;
+        out.push_str(&event("overview", Some(watermark), &overview));
+        self.first = false;
+        Ok(Bytes::from(out))
+    }
+}
+
+/// Live figures as server-sent events: `overview` at every tick (2 s), `join` and `finish`
+/// samples, `expired` when the token runs out; resumes after `Last-Event-ID`.
+#[utoipa::path(tag = "console", params(LiveQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received: the stream resumes after it.")),
+    security(("organizer" = [])), responses(
+    (status = 200, description = "A stream of server-sent events (`text/event-stream`): `overview` (data: the overview), `join`, `finish` (data: a sample), `expired`.", body = SampleView, content_type = "text/event-stream"),
+    (status = 400, description = "invalid_region, invalid_query, invalid_last_event_id", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 403, description = "forbidden", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/api/v1/console/campaigns/{cid}/live")]
+async fn live(
+    c: web::Data<Console>,
+    who: Organizer,
+    req: HttpRequest,
+    cid: web::Path<String>,
+    q: web::Query<LiveQuery>,
+) -> Result<HttpResponse, Problem> {
+    let scoped = c.scoped(&who, &cid, q.region_id.as_deref())?;
+    let watermark = match req.headers().get("last-event-id") {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<Millis>().ok()).ok_or_else(|| {
+            Problem::bad_request("invalid_last_event_id", "Last-Event-ID must be an id this stream sent.")
+        })?),
+    };
+    // A resumed stream reaches back at most RESUME_WINDOW_MS, and never into the future.
+    let now = c.clock.now_ms();
+    let watermark = watermark.map(|w| w.clamp(now - SETTLE_MS - RESUME_WINDOW_MS, now - SETTLE_MS));
+    let feed = Feed {
+        console: c.get_ref().clone(),
+        places: scoped.places(),
+        scoped,
+        watermark,
+        expires_at: who.expires_at,
+        first: true,
+        done: false,
+    };
+    let interval = c.live_interval;
+    let stream = futures_util::stream::unfold(feed, move |mut feed| async move {
+        if feed.done {
+            return None;
+        }
+        if !feed.first {
+            tokio::time::sleep(interval).await;
+        }
+        match feed.tick().await {
+            Ok(bytes) => Some((Ok::<_, std::io::Error>(bytes), feed)),
+            // The status is sent already: end the stream; the browser reconnects and resumes.
+            Err(p) => {
+                tracing::warn!(error = %p, "live feed tick failed; ending the stream");
+                feed.done = true;
+                Some((Err(std::io::Error::other(p.to_string())), feed))
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Proxies (nginx) must pass each event on at once.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
