@@ -1,28 +1,24 @@
-//! Organizer tokens: HS256 JWTs signed with the same key set as participant tokens
-//! (`baton_http::auth`: sign with the first key, accept any by `kid`), told apart by their
-//! audience, `baton:console`, so a participant token is never an organizer token nor the other
-//! way round. Short-lived (two hours): a token carries its role and scope, and a changed or
-//! disabled account takes effect at the latest when the token expires.
+//! Organizer tokens: HS256 JWTs signed and checked by the same code and key set as participant
+//! tokens ([`baton_http::auth::Tokens`]: sign with the first key, accept any by `kid`, so keys
+//! rotate without logging anyone out), told apart by their audience, `baton:console`, so a
+//! participant token is never an organizer token nor the other way round. Short-lived (two
+//! hours): a token carries its role and scope, and a changed or disabled account takes effect
+//! at the latest when the token expires.
 //!
 //! Claims: `iss` (`baton`), `aud`, `sub` (the username), `role`, `cid` (campaign, or null),
-//! `rid` (region, or null), `iat`, `exp` — all required and checked, expiry against the
-//! injected clock with the same leeway as participant tokens.
+//! `rid` (region, or null), `iat`, `exp` — all required and checked, times against the injected
+//! clock with the same leeway as participant tokens (and `nbf`, if a token has one).
 
 use crate::account::{Role, Scope, Username};
 use baton_core::ids::{CampaignId, PlaceId};
 use baton_http::Problem;
-use baton_http::auth::{ISSUER, LEEWAY_SECS};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use baton_http::auth::{ISSUER, SigningKey, TokenTimes, Tokens};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Audience of organizer tokens.
 pub const CONSOLE_AUDIENCE: &str = "baton:console";
 /// How long an organizer token is valid.
 pub const ORGANIZER_TTL_SECS: i64 = 2 * 3600;
-/// Shortest secret accepted (the rule `baton_http::auth::SigningKey` applies too).
-const MIN_SECRET_BYTES: usize = 32;
 
 /// What an organizer token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +34,21 @@ pub struct OrganizerClaims {
     pub rid: Option<String>,
     pub iat: i64,
     pub exp: i64,
+    /// Not before (optional; Baton issues none, but one in a token is honoured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+impl TokenTimes for OrganizerClaims {
+    fn iat(&self) -> i64 {
+        self.iat
+    }
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
 }
 
 /// Who a valid organizer token speaks for.
@@ -53,32 +64,24 @@ pub struct Organizer {
 /// Issues and checks organizer tokens. Cheap to clone.
 #[derive(Clone)]
 pub struct OrganizerTokens {
-    current: (String, Arc<EncodingKey>),
-    keys: Arc<HashMap<String, DecodingKey>>,
+    tokens: Tokens,
 }
 
 impl std::fmt::Debug for OrganizerTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrganizerTokens").field("current_kid", &self.current.0).finish_non_exhaustive()
+        f.debug_struct("OrganizerTokens").field("current_kid", &self.tokens.current_kid()).finish_non_exhaustive()
     }
 }
 
 impl OrganizerTokens {
     /// From the deployment's signing keys as `(kid, secret)`, current first: the same set
-    /// participant tokens use. Signs with the first; accepts tokens signed with any.
+    /// participant tokens use, with the same rules ([`SigningKey::new`]: a kid of 1-64
+    /// characters, a secret of 32 bytes or more). Signs with the first; accepts tokens signed
+    /// with any.
     pub fn new(keys: &[(&str, &[u8])]) -> Result<Self, String> {
-        let (kid, secret) = keys.first().ok_or("at least one signing key is needed")?;
-        for (kid, secret) in keys {
-            if kid.is_empty() || secret.len() < MIN_SECRET_BYTES {
-                return Err(format!("signing key {kid:?} needs a kid and a secret of {MIN_SECRET_BYTES}+ bytes"));
-            }
-        }
-        let enc = EncodingKey::from_secret(secret).map_err(|e| e.to_string())?;
-        let mut map = HashMap::new();
-        for (k, s) in keys {
-            map.insert((*k).to_owned(), DecodingKey::from_secret(s).map_err(|e| e.to_string())?);
-        }
-        Ok(Self { current: ((*kid).to_owned(), Arc::new(enc)), keys: Arc::new(map) })
+        let keys =
+            keys.iter().map(|(kid, secret)| SigningKey::new(*kid, secret.to_vec())).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { tokens: Tokens::new(&keys)? })
     }
 
     /// A token for `username` with `role` and `scope`, issued at `now_secs`; and when it expires.
@@ -93,29 +96,17 @@ impl OrganizerTokens {
             rid: scope.region.as_ref().map(ToString::to_string),
             iat: now_secs,
             exp,
+            nbf: None,
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.current.0.clone());
-        (jsonwebtoken::encode(&header, &claims, &self.current.1).expect("HS256 signing does not fail"), exp)
+        (self.tokens.sign(&claims), exp)
     }
 
-    /// Checks a token: signature by a known `kid`, algorithm, issuer, audience, expiry and
-    /// issue time (with the leeway), and that its role and scope go together.
+    /// Checks a token ([`Tokens::check`] with [`CONSOLE_AUDIENCE`]: signature by a known `kid`,
+    /// algorithm, issuer, audience, times with the leeway), and that its role and scope go
+    /// together.
     pub fn verify(&self, token: &str, now_secs: i64) -> Result<Organizer, Problem> {
         let bad = || Problem::unauthorized("The organizer token is invalid or expired. Log in to the console again.");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
-        let key = header.kid.as_ref().and_then(|k| self.keys.get(k)).ok_or_else(bad)?;
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        v.set_issuer(&[ISSUER]);
-        v.set_audience(&[CONSOLE_AUDIENCE]);
-        // Expiry is checked below against the injected clock.
-        v.validate_exp = false;
-        let c = jsonwebtoken::decode::<OrganizerClaims>(token, key, &v).map_err(|_| bad())?.claims;
-        let leeway = LEEWAY_SECS as i64;
-        if c.exp + leeway <= now_secs || c.iat > now_secs + leeway {
-            return Err(bad());
-        }
+        let c: OrganizerClaims = self.tokens.check(token, CONSOLE_AUDIENCE, now_secs).ok_or_else(bad)?;
         let username = Username::parse(&c.sub).map_err(|_| bad())?;
         let campaign = c.cid.as_deref().map(CampaignId::parse).transpose().map_err(|_| bad())?;
         let region = c.rid.as_deref().map(PlaceId::parse).transpose().map_err(|_| bad())?;
@@ -128,9 +119,87 @@ impl OrganizerTokens {
 mod tests {
     use super::*;
     use baton_core::ids::ParticipantId;
-    use baton_http::auth::{SigningKey, Tokens};
+    use baton_http::auth::LEEWAY_SECS;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     const NOW: i64 = 1_800_000_000;
+    const LEEWAY: i64 = LEEWAY_SECS as i64;
+
+    /// The claims of a good admin token at [`NOW`], to change one thing in.
+    fn admin_claims() -> serde_json::Value {
+        serde_json::json!({"iss": "baton", "aud": CONSOLE_AUDIENCE, "sub": "city-office", "role": "admin",
+            "cid": null, "rid": null, "iat": NOW, "exp": NOW + 600})
+    }
+
+    /// `claims` signed (HS256) with the secret `[7; 32]`, naming `kid`.
+    fn forge(claims: &serde_json::Value, kid: Option<&str>) -> String {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&[7u8; 32]).unwrap()).unwrap()
+    }
+
+    #[track_caller]
+    fn refused(token: &str, now: i64) {
+        let e = tokens(&[("k1", &[7u8; 32])]).verify(token, now).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (401, "unauthorized"), "{token}");
+    }
+
+    #[test]
+    fn organizer_tokens_not_yet_valid_are_refused_beyond_the_leeway() {
+        let t = tokens(&[("k1", &[7u8; 32])]);
+        for claim in ["iat", "nbf"] {
+            let mut c = admin_claims();
+            c[claim] = (NOW + LEEWAY).into();
+            assert!(t.verify(&forge(&c, Some("k1")), NOW).is_ok(), "{claim}: skew within the leeway");
+            c[claim] = (NOW + LEEWAY + 1).into();
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    #[test]
+    fn organizer_tokens_of_another_audience_are_refused() {
+        for aud in ["baton:participant", "baton", "console"] {
+            let mut c = admin_claims();
+            c["aud"] = aud.into();
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    #[test]
+    fn organizer_tokens_of_another_issuer_are_refused() {
+        for iss in ["someone", "BATON", ""] {
+            let mut c = admin_claims();
+            c["iss"] = iss.into();
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    #[test]
+    fn organizer_tokens_with_an_unknown_or_missing_kid_are_refused() {
+        assert!(tokens(&[("k1", &[7u8; 32])]).verify(&forge(&admin_claims(), Some("k1")), NOW).is_ok());
+        refused(&forge(&admin_claims(), Some("k9")), NOW);
+        refused(&forge(&admin_claims(), None), NOW);
+    }
+
+    #[test]
+    fn organizer_tokens_with_alg_none_are_refused() {
+        let b64 = |s: &str| {
+            // Unpadded base64url, as JWTs are written.
+            const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in s.as_bytes().chunks(3) {
+                let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+                for i in 0..=chunk.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                }
+            }
+            out
+        };
+        assert_eq!(b64(r#"{"alg":"HS256"}"#), "eyJhbGciOiJIUzI1NiJ9");
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"none","kid":"k1"}"#] {
+            refused(&format!("{}.{}.", b64(header), b64(&admin_claims().to_string())), NOW);
+        }
+    }
 
     fn tokens(keys: &[(&str, &[u8])]) -> OrganizerTokens {
         OrganizerTokens::new(keys).unwrap()
@@ -166,7 +235,7 @@ mod tests {
         let (u, role, scope) = viewer();
         let t = tokens(&[("k1", &[7u8; 32])]);
         let (token, _) = t.issue(&u, role, &scope, NOW);
-        let leeway = LEEWAY_SECS as i64;
+        let leeway = LEEWAY;
         assert!(t.verify(&token, NOW + ORGANIZER_TTL_SECS + leeway - 1).is_ok());
         assert!(t.verify(&token, NOW + ORGANIZER_TTL_SECS + leeway).is_err());
         // Not yet issued.

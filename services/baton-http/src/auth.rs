@@ -1,6 +1,13 @@
-//! Participant tokens: HS256 JWTs with `iss`, `aud`, `sub`, `iat` and `exp` required and checked,
-//! and a `kid` that picks the key from a configured set, so keys can rotate without logging
-//! anyone out (sign with the first, accept all).
+//! Tokens: HS256 JWTs with `iss`, `aud`, `sub`, `iat` and `exp` required and checked (and `nbf`
+//! when present), and a `kid` that picks the key from a configured set, so keys can rotate
+//! without logging anyone out (sign with the first, accept all). Times are checked against the
+//! injected clock with [`LEEWAY_SECS`] of tolerance for clock skew between pods.
+//!
+//! Every token kind is signed and checked here ([`Tokens::sign`], [`Tokens::check`]), told
+//! apart by its audience: participant tokens ([`PARTICIPANT_AUDIENCE`]) below, organizer tokens
+//! (`baton:console`) in `baton_console::tokens`. A token of one kind is never one of the other.
+//! A header without a `kid`, a `kid` the key set does not have, any algorithm but HS256
+//! (`none` included) and a bad signature are all refused alike.
 //!
 //! Keys come from configuration or, when none is configured, from a key generated once and
 //! kept in the database; either way every pod and every restart accepts the same tokens.
@@ -9,6 +16,7 @@ use crate::problem::Problem;
 use actix_web::{FromRequest, HttpRequest, web};
 use baton_core::ids::{CampaignId, ParticipantId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::{Ready, ready};
@@ -72,6 +80,40 @@ pub struct ParticipantClaims {
     pub cid: String,
     pub iat: i64,
     pub exp: i64,
+    /// Not before (optional; Baton issues none, but one in a token is honoured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+/// The times of a token's claims, which [`Tokens::check`] holds against the clock.
+pub trait TokenTimes {
+    /// Issued at (seconds since the epoch).
+    fn iat(&self) -> i64;
+    /// Expires at.
+    fn exp(&self) -> i64;
+    /// Not valid before, if the token says.
+    fn nbf(&self) -> Option<i64>;
+}
+
+impl TokenTimes for ParticipantClaims {
+    fn iat(&self) -> i64 {
+        self.iat
+    }
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+}
+
+/// Whether claims with these times are valid at `now_secs`: not expired, issued and valid
+/// already, each with [`LEEWAY_SECS`] of tolerance.
+pub fn valid_at(t: &impl TokenTimes, now_secs: i64) -> bool {
+    let leeway = LEEWAY_SECS as i64;
+    now_secs < t.exp().saturating_add(leeway)
+        && t.iat() <= now_secs.saturating_add(leeway)
+        && t.nbf().is_none_or(|nbf| nbf <= now_secs.saturating_add(leeway))
 }
 
 /// Issues and checks tokens.
@@ -99,40 +141,56 @@ impl Tokens {
         Ok(Self { current: (first.kid.clone(), Arc::new(enc)), keys: Arc::new(map) })
     }
 
+    /// The key id tokens are signed with now.
+    pub fn current_kid(&self) -> &str {
+        &self.current.0
+    }
+
+    /// Signs `claims` (HS256) with the current key, naming it in the header's `kid`.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current.0.clone());
+        jsonwebtoken::encode(&header, claims, &self.current.1).expect("HS256 signing does not fail")
+    }
+
+    /// The claims of a token of `audience` if it is good at `now_secs`: HS256 only, signed by
+    /// the key its `kid` names in this set, `iss` [`ISSUER`], `aud` exactly `audience`, `sub`,
+    /// `iat` and `exp` present, and its times valid ([`valid_at`], against the injected clock,
+    /// not the library's). `None` otherwise, whatever the reason: callers answer one `401`.
+    pub fn check<C: DeserializeOwned + TokenTimes>(&self, token: &str, audience: &str, now_secs: i64) -> Option<C> {
+        // `alg: none` (or any name jsonwebtoken does not know) fails here already.
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.keys.get(header.kid.as_deref()?)?;
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[audience]);
+        // Times are checked by `valid_at` against the injected clock.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<C>(token, key, &v).ok()?.claims;
+        valid_at(&claims, now_secs).then_some(claims)
+    }
+
     pub fn issue_participant(&self, campaign: &CampaignId, participant: &ParticipantId, now_secs: i64) -> String {
-        let claims = ParticipantClaims {
+        self.sign(&ParticipantClaims {
             iss: ISSUER.into(),
             aud: PARTICIPANT_AUDIENCE.into(),
             sub: participant.to_string(),
             cid: campaign.to_string(),
             iat: now_secs,
             exp: now_secs + PARTICIPANT_TTL_SECS,
-        };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.current.0.clone());
-        jsonwebtoken::encode(&header, &claims, &self.current.1).expect("HS256 signing does not fail")
+            nbf: None,
+        })
     }
 
-    /// Checks a participant token: signature by a known `kid`, algorithm, issuer, audience,
-    /// expiry and issue time (with [`LEEWAY_SECS`]).
+    /// Checks a participant token ([`Tokens::check`] with [`PARTICIPANT_AUDIENCE`]) and reads
+    /// its campaign and participant.
     pub fn verify_participant(&self, token: &str, now_secs: i64) -> Result<(CampaignId, ParticipantId), Problem> {
         let bad = || {
             Problem::unauthorized("The token is missing, invalid or expired. Join the campaign again to get a new one.")
         };
-        let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
-        let key = header.kid.as_ref().and_then(|k| self.keys.get(k)).ok_or_else(bad)?;
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        v.set_issuer(&[ISSUER]);
-        v.set_audience(&[PARTICIPANT_AUDIENCE]);
-        // Expiry is checked below against the injected clock, not the library's own.
-        v.validate_exp = false;
-        let data = jsonwebtoken::decode::<ParticipantClaims>(token, key, &v).map_err(|_| bad())?;
-        let c = data.claims;
-        let leeway = LEEWAY_SECS as i64;
-        if c.exp + leeway <= now_secs || c.iat > now_secs + leeway {
-            return Err(bad());
-        }
+        let c: ParticipantClaims = self.check(token, PARTICIPANT_AUDIENCE, now_secs).ok_or_else(bad)?;
         let campaign = CampaignId::parse(&c.cid).map_err(|_| bad())?;
         let participant = ParticipantId::parse(&c.sub).map_err(|_| bad())?;
         Ok((campaign, participant))
@@ -204,6 +262,126 @@ mod tests {
         let mut tampered = t.clone();
         tampered.insert(tampered.len() - 2, 'x');
         assert!(old.verify_participant(&tampered, 1_000_100).is_err());
+    }
+
+    const NOW: i64 = 1_800_000_000;
+    const LEEWAY: i64 = LEEWAY_SECS as i64;
+
+    /// The claims of a good participant token at [`NOW`], to change one thing in.
+    fn claims() -> serde_json::Value {
+        serde_json::json!({"iss": ISSUER, "aud": PARTICIPANT_AUDIENCE, "sub": "abc", "cid": "demo",
+            "iat": NOW, "exp": NOW + 3600})
+    }
+
+    /// `claims` signed (HS256) with `key`'s secret, naming `kid` in the header.
+    fn forge(claims: &serde_json::Value, kid: Option<&str>) -> String {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&[7u8; 32]).unwrap()).unwrap()
+    }
+
+    fn tokens() -> Tokens {
+        Tokens::new(&[key("k1")]).unwrap()
+    }
+
+    #[track_caller]
+    fn refused(token: &str, now: i64) {
+        let e = tokens().verify_participant(token, now).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (401, "unauthorized"), "{token}");
+    }
+
+    #[test]
+    fn a_good_token_verifies() {
+        let (c, p) = tokens().verify_participant(&forge(&claims(), Some("k1")), NOW).unwrap();
+        assert_eq!((c.as_str(), p.as_str()), ("demo", "abc"));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused_after_the_leeway() {
+        let t = forge(&claims(), Some("k1"));
+        assert!(tokens().verify_participant(&t, NOW + 3600 + LEEWAY - 1).is_ok(), "within the leeway");
+        refused(&t, NOW + 3600 + LEEWAY);
+        refused(&t, NOW + 10 * 365 * 24 * 3600);
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_are_refused_beyond_the_leeway() {
+        // Issued in the future (`iat`).
+        let mut c = claims();
+        c["iat"] = (NOW + LEEWAY).into();
+        assert!(tokens().verify_participant(&forge(&c, Some("k1")), NOW).is_ok(), "skew within the leeway");
+        c["iat"] = (NOW + LEEWAY + 1).into();
+        refused(&forge(&c, Some("k1")), NOW);
+        // Valid only later (`nbf`).
+        let mut c = claims();
+        c["nbf"] = (NOW + LEEWAY).into();
+        assert!(tokens().verify_participant(&forge(&c, Some("k1")), NOW).is_ok(), "skew within the leeway");
+        c["nbf"] = (NOW + LEEWAY + 1).into();
+        refused(&forge(&c, Some("k1")), NOW);
+        assert!(tokens().verify_participant(&forge(&c, Some("k1")), NOW + 1).is_ok(), "and valid once it is time");
+    }
+
+    #[test]
+    fn a_wrong_audience_is_refused() {
+        for aud in [serde_json::json!("baton:console"), serde_json::json!("baton"), serde_json::json!(["other"])] {
+            let mut c = claims();
+            c["aud"] = aud;
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    #[test]
+    fn a_wrong_issuer_is_refused() {
+        for iss in ["someone", "Baton", ""] {
+            let mut c = claims();
+            c["iss"] = iss.into();
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    #[test]
+    fn an_unknown_or_missing_kid_is_refused() {
+        // Signed with the right secret, but naming a key the set does not have, or none.
+        refused(&forge(&claims(), Some("k2")), NOW);
+        refused(&forge(&claims(), Some("")), NOW);
+        refused(&forge(&claims(), None), NOW);
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        assert_eq!(base64_url(br#"{"alg":"HS256"}"#), "eyJhbGciOiJIUzI1NiJ9", "the helper writes JWT base64");
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"none","kid":"k1"}"#, r#"{"alg":"None","kid":"k1"}"#]
+        {
+            let unsigned =
+                format!("{}.{}.", base64_url(header.as_bytes()), base64_url(claims().to_string().as_bytes()));
+            refused(&unsigned, NOW);
+        }
+        // Nor another HMAC with the same secret.
+        let mut h = Header::new(Algorithm::HS512);
+        h.kid = Some("k1".into());
+        refused(&jsonwebtoken::encode(&h, &claims(), &EncodingKey::from_secret(&[7u8; 32]).unwrap()).unwrap(), NOW);
+    }
+
+    #[test]
+    fn required_claims_must_be_there() {
+        for missing in ["iss", "aud", "sub", "cid", "iat", "exp"] {
+            let mut c = claims();
+            c.as_object_mut().unwrap().remove(missing);
+            refused(&forge(&c, Some("k1")), NOW);
+        }
+    }
+
+    /// Unpadded base64url, as JWTs are written.
+    fn base64_url(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
     }
 
     #[test]
