@@ -284,10 +284,6 @@ async fn attempts_take_only_an_empty_body() {
 }
 
 /// Bodies are JSON objects: an array is not a body, even one whose items line up with the fields.
-///
-/// Fails today: serde's derived `Deserialize` for structs also accepts a sequence, so a join sent
-/// as a positional array is accepted (201), and `[]` passes `EmptyBody` (it deserializes into the
-/// field-less `NoFields`) and starts an attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn array_bodies_are_refused() {
     let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
@@ -326,9 +322,6 @@ async fn unknown_routes_are_404_route_not_found() {
 }
 
 /// A known path with a method it does not serve: `405` with `Allow`, as a problem document.
-///
-/// Fails today: the app answers `404 route_not_found`, because each `#[get]`/`#[post]` resource
-/// guards on its method, so routing falls through to the app's default service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_method_on_a_known_path_is_405() {
     let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
@@ -474,7 +467,9 @@ async fn unknown_campaign_is_404_campaign_not_found() {
 
 /// Every way a join can be wrong has its code, and none of them creates a participant.
 async fn join_validation(hot: Hot, sql: Sql) {
-    let app = TestApp::spawn(hot, sql).await;
+    // A hundred bad requests from one device in a moment: past the rate limits, which
+    // tests/tests/limits.rs checks; here every one must reach validation.
+    let app = TestApp::spawn_with(hot, sql, |c| c.limits = baton_http::limits::LimitsConfig::off()).await;
     app.join("dev-join-base", "先来").await;
     let before = participants(&app).await;
     assert_eq!(before, 1);
@@ -559,7 +554,9 @@ async fn join_validation(hot: Hot, sql: Sql) {
 /// Bad choices, foreign questions and other people's attempts are refused, and the attempt's
 /// questions stay unanswered.
 async fn answer_validation(hot: Hot, sql: Sql) {
-    let app = TestApp::spawn(hot, sql).await;
+    // A hundred bad requests from one device in a moment: past the rate limits, which
+    // tests/tests/limits.rs checks; here every one must reach validation.
+    let app = TestApp::spawn_with(hot, sql, |c| c.limits = baton_http::limits::LimitsConfig::off()).await;
     let who = app.join("dev-answer-0001", "答题").await;
     let other = app.join("dev-answer-0002", "旁人").await;
     let a = app.start(&who).await;

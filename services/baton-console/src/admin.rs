@@ -691,3 +691,220 @@ mod tests {
         assert_eq!(json_rows(b"[1,").unwrap_err().code, "malformed_json");
     }
 }
+
+/// Property tests of the parsers of what organizers upload and ask: the question CSV, the JSON
+/// question import and the figures' query strings. Whatever arrives is read or refused with
+/// its line or field, never a panic; what a spreadsheet writes reads back the same.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::figures::{BreakdownQuery, RegionQuery, RelayQuery, SeriesQuery};
+    use proptest::prelude::*;
+
+    /// Cell text without surrounding whitespace, with what makes CSV hard: commas, quotes,
+    /// line breaks, Chinese and emoji.
+    fn cell_text() -> impl Strategy<Value = String> {
+        "[a-z甲乙丙😀,;\"\n |]{0,12}".prop_map(|s| format!("x{s}y"))
+    }
+
+    /// A cell as a spreadsheet writes it: quoted, with `""` for a quote.
+    fn quote(s: &str) -> String {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+
+    /// A question of 2-4 options and one to all of them right.
+    fn question() -> impl Strategy<Value = (String, bool, Vec<String>, Vec<u8>, String, String, String)> {
+        ("[a-z][a-z0-9-]{0,10}", any::<bool>(), proptest::collection::vec(cell_text(), 2..=4), any::<u8>())
+            .prop_flat_map(|(id, multi, options, pick)| {
+                let n = options.len();
+                let answer: Vec<u8> = if multi {
+                    let mut a: Vec<u8> = (0..n as u8).filter(|i| pick & (1 << i) != 0).collect();
+                    if a.is_empty() {
+                        a.push(0);
+                    }
+                    a
+                } else {
+                    vec![pick % n as u8]
+                };
+                (Just(id), Just(multi), Just(options), Just(answer), cell_text(), cell_text(), cell_text())
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes at all: rows or problems with a line, never a panic.
+        #[test]
+        fn csv_of_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let lines = 2 + bytes.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64;
+            match csv::parse(&bytes) {
+                Ok((rows, _)) => {
+                    for r in rows {
+                        prop_assert!(r.line >= 2 && r.line <= lines);
+                        prop_assert!(r.question.is_some() == r.errors.is_empty());
+                    }
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    prop_assert!(errors.iter().all(|e| e.line.is_some_and(|l| l >= 1 && l <= lines)));
+                }
+            }
+        }
+
+        /// Text shaped like a question file, with cells from a hostile palette: never a panic,
+        /// and each row's problems point at its line.
+        #[test]
+        fn csv_of_question_shaped_text_never_panics(
+            rows in proptest::collection::vec(proptest::collection::vec(
+                prop_oneof![cell_text(), Just(String::new()), Just("A".into()), Just("single".into()),
+                    Just("judge".into()), Just("2".into()), Just("-1".into()), Just("AZ".into()),
+                    Just("\"".into()), "\\PC{0,8}"], 0..14), 0..6),
+            delim in prop_oneof![Just(','), Just(';'), Just('\t')],
+        ) {
+            let header = ["id", "kind", "category", "difficulty", "stem", "option_a", "option_b", "option_c",
+                "answer", "explanation", "source"].join(&delim.to_string());
+            let mut text = header;
+            for r in &rows {
+                text.push('\n');
+                text.push_str(&r.join(&delim.to_string()));
+            }
+            if let Ok((rows, letters)) = csv::parse(text.as_bytes()) {
+                prop_assert!(letters);
+                for r in rows {
+                    prop_assert!(r.errors.iter().all(|e| e.line == Some(r.line)), "{:?}", r.errors);
+                }
+            }
+        }
+
+        /// Questions written as a spreadsheet writes them (every cell quoted) read back as the
+        /// same questions, on the lines they were written.
+        #[test]
+        fn csv_questions_round_trip(questions in proptest::collection::vec(question(), 1..5)) {
+            let mut text = String::from("\u{feff}id,kind,category,difficulty,stem,option_a,option_b,option_c,option_d,answer,explanation,source\r\n");
+            let mut lines = Vec::new();
+            let mut line = 2u64;
+            for (i, (id, multi, options, answer, stem, explanation, source)) in questions.iter().enumerate() {
+                lines.push(line);
+                let mut cells = vec![quote(&format!("{id}-{i}")), quote(if *multi { "multi" } else { "single" }),
+                    quote("law"), quote("2"), quote(stem)];
+                for k in 0..4 {
+                    cells.push(quote(options.get(k).map_or("", String::as_str)));
+                }
+                let letters: String = answer.iter().map(|&a| char::from(b'A' + a)).collect();
+                cells.extend([quote(&letters), quote(explanation), quote(source)]);
+                let row = cells.join(",");
+                line += 1 + row.matches('\n').count() as u64;
+                text.push_str(&row);
+                text.push_str("\r\n");
+            }
+            let (rows, _) = csv::parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            prop_assert_eq!(rows.len(), questions.len());
+            for (i, (row, (id, multi, options, answer, stem, explanation, source))) in rows.iter().zip(&questions).enumerate() {
+                prop_assert!(row.errors.is_empty(), "{:?}", row.errors);
+                prop_assert_eq!(row.line, lines[i]);
+                let q = row.question.as_ref().unwrap();
+                prop_assert_eq!(q.id.as_str(), format!("{id}-{i}"));
+                prop_assert_eq!(q.kind, if *multi { QuestionKind::Multi } else { QuestionKind::Single });
+                prop_assert_eq!(&q.options, options);
+                prop_assert_eq!(&q.answer, answer);
+                prop_assert_eq!((&q.stem, &q.explanation, &q.source), (stem, explanation, source));
+            }
+        }
+
+        /// Any JSON body: refused as a whole with a 400 code, or one row per item, each a
+        /// question or its problems, numbered by its index.
+        #[test]
+        fn json_question_imports_never_panic(v in any_json(), wrap in any::<bool>()) {
+            let body = if wrap { json!({"questions": v}) } else { v };
+            match json_rows(body.to_string().as_bytes()) {
+                Ok(rows) => {
+                    for (i, r) in rows.iter().enumerate() {
+                        prop_assert_eq!(r.line, i as u64);
+                        prop_assert!(r.question.is_some() == r.errors.is_empty(), "{:?}", r.errors);
+                        prop_assert!(r.errors.iter().all(|e| e.line == Some(i as u64) && !e.message.is_empty()));
+                    }
+                }
+                Err(p) => prop_assert_eq!(p.status, StatusCode::BAD_REQUEST),
+            }
+        }
+
+        /// The console's query strings: any text is read or refused, never a panic, and what
+        /// a client makes of real values reads back as those values.
+        #[test]
+        fn figure_queries_never_panic(q in query_string()) {
+            let _ = web::Query::<RegionQuery>::from_query(&q);
+            let _ = web::Query::<SeriesQuery>::from_query(&q);
+            let _ = web::Query::<BreakdownQuery>::from_query(&q);
+            let _ = web::Query::<RelayQuery>::from_query(&q);
+            let _ = web::Query::<ImportQuery>::from_query(&q);
+        }
+
+        #[test]
+        fn figure_queries_read_their_values(step in any::<i64>(), limit in any::<u32>(), region in "[a-z0-9-]{1,48}") {
+            let s = web::Query::<SeriesQuery>::from_query(&format!("metric=answers&step={step}&region_id={region}")).unwrap();
+            prop_assert_eq!((s.step, s.region_id.as_deref()), (Some(step), Some(region.as_str())));
+            let r = web::Query::<RelayQuery>::from_query(&format!("limit={limit}&region_id={region}")).unwrap();
+            prop_assert_eq!((r.limit, r.region_id.as_deref()), (Some(limit), Some(region.as_str())));
+            // Unknown parameters are refused, not ignored.
+            let misspelt = format!("region_id={region}&regoin_id=x");
+            prop_assert!(web::Query::<RegionQuery>::from_query(&misspelt).is_err());
+        }
+    }
+
+    /// Query strings: names the endpoints know and others, values of every shape, escapes.
+    fn query_string() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("metric"),
+            Just("step"),
+            Just("by"),
+            Just("region_id"),
+            Just("limit"),
+            Just("mode"),
+            Just("x"),
+            Just("metric[]"),
+            Just(""),
+        ];
+        let value = prop_oneof![
+            Just("joins".to_owned()),
+            Just("region".to_owned()),
+            Just("60".to_owned()),
+            Just("-60".to_owned()),
+            Just("9223372036854775808".to_owned()),
+            Just("%FF%FE".to_owned()),
+            Just("%".to_owned()),
+            Just("{v1:demo:0}:p".to_owned()),
+            "[ -~]{0,12}",
+            "\\PC{0,6}",
+        ];
+        proptest::collection::vec((name, value), 0..5)
+            .prop_map(|kv| kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            prop_oneof![Just("single"), Just("judge"), Just("law"), Just("a"), Just("")].prop_map(Value::from),
+            "\\PC{0,10}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("id".to_owned()),
+                        Just("kind".to_owned()),
+                        Just("options".to_owned()),
+                        Just("answer".to_owned()),
+                        Just("stem".to_owned()),
+                        "[a-z]{1,6}"
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

@@ -166,22 +166,36 @@ impl DeviceId {
     }
 }
 
-/// A nickname: 1 to 20 characters after trimming, no control characters.
+/// A nickname: 1 to 20 characters (Unicode scalar values, counted after trimming), no control
+/// characters and no invisible formatting characters (zero-width spaces, direction overrides,
+/// line separators), which could make one nickname look like another's or scramble a list.
+/// Emoji are characters like any other — `小明😀` is 3 — including emoji sequences joined by a
+/// zero-width joiner (`👨‍👩‍👧`, 5): a joiner is allowed between two pictographs, nowhere else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Nickname(String);
 
+/// Characters emoji are drawn from (and the variation selector that asks for emoji style), the
+/// only neighbours a zero-width joiner may have in a nickname.
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{2190}'..='\u{2bff}' | '\u{fe0f}' | '\u{1f000}'..='\u{1faff}')
+}
+
 impl Nickname {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let t = s.trim();
-        let n = t.chars().count();
-        if n == 0 || n > 20 {
+        let chars: Vec<char> = t.chars().collect();
+        if chars.is_empty() || chars.len() > 20 {
             return Err(IdError("nickname must be 1-20 characters after trimming".into()));
         }
-        if t.chars().any(|c| {
-            c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-        }) {
+        let invisible = |i: usize, c: char| match c {
+            '\u{200d}' => {
+                !(i > 0 && is_pictograph(chars[i - 1]) && chars.get(i + 1).is_some_and(|&n| is_pictograph(n)))
+            }
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' => true,
+            c => c.is_control(),
+        };
+        if chars.iter().enumerate().any(|(i, &c)| invisible(i, c)) {
             return Err(IdError("nickname must not contain control or invisible formatting characters".into()));
         }
         Ok(Self(t.to_owned()))
@@ -225,6 +239,21 @@ mod tests {
         assert!(Nickname::parse(&"禁".repeat(20)).is_ok());
         assert!(Nickname::parse("a\u{0007}b").is_err());
         assert!(Nickname::parse("a\u{202e}b").is_err());
+    }
+
+    #[test]
+    fn emoji_in_nicknames_count_as_characters() {
+        assert_eq!(Nickname::parse("小明😀").unwrap().as_str(), "小明😀");
+        assert!(Nickname::parse(&"😀".repeat(20)).is_ok(), "20 emoji are 20 characters");
+        assert!(Nickname::parse(&"😀".repeat(21)).is_err());
+        // Sequences joined by a zero-width joiner, with skin tones and the emoji-style selector.
+        for ok in ["👨\u{200d}👩\u{200d}👧", "❤\u{fe0f}\u{200d}🔥", "👍🏽", "禁毒🚫💊"] {
+            assert!(Nickname::parse(ok).is_ok(), "{ok:?}");
+        }
+        // A joiner anywhere else is an invisible character.
+        for bad in ["a\u{200d}b", "\u{200d}😀", "😀\u{200d}", "小\u{200d}明", "😀\u{200d}\u{200d}😀"] {
+            assert!(Nickname::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -316,3 +316,48 @@ pub struct BoardView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub me: Option<Option<EntryView>>,
 }
+
+/// Property tests of the participant API's query strings.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use actix_web::web::Query;
+    use proptest::prelude::*;
+
+    fn query_string() -> impl Strategy<Value = String> {
+        let name = prop_oneof![Just("limit"), Just("offset"), Just("around"), Just("lang"), Just("x"), Just("")];
+        let value = prop_oneof![
+            Just("me".to_owned()),
+            Just("-1".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("1e3".to_owned()),
+            Just("%FF".to_owned()),
+            Just("%".to_owned()),
+            "[0-9]{0,21}",
+            "[ -~]{0,12}",
+            "\\PC{0,6}",
+        ];
+        proptest::collection::vec((name, value), 0..5)
+            .prop_map(|kv| kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any query string is read or refused, never a panic.
+        #[test]
+        fn board_and_lang_queries_never_panic(q in query_string()) {
+            let _ = Query::<BoardQuery>::from_query(&q);
+            let _ = Query::<LangQuery>::from_query(&q);
+        }
+
+        /// What a client sends reads back as sent; numbers out of range are refused.
+        #[test]
+        fn board_queries_read_their_values(limit in any::<u64>(), offset in any::<u64>(), around in "[a-z]{0,4}") {
+            let b = Query::<BoardQuery>::from_query(&format!("limit={limit}&offset={offset}&around={around}")).unwrap();
+            prop_assert_eq!((b.limit, b.offset, b.around.as_deref()), (Some(limit), Some(offset), Some(around.as_str())));
+            let negative = format!("limit=-{}", limit.max(1));
+            prop_assert!(Query::<BoardQuery>::from_query(&negative).is_err());
+        }
+    }
+}
