@@ -1,7 +1,8 @@
 //! Rebuilding a campaign's hot state from SQL: participants (with the day's attempt count and
 //! the attempt in progress), attempts of the current campaign day and every unfinished one
-//! with their answers, best results on every leaderboard, and the counters. The campaign's hot
-//! state is cleared first, so a rebuild can be run again and gives the same result.
+//! with their answers, best results on every leaderboard (but for the participants organizers
+//! hid, who are hidden again), and the counters. The campaign's hot state is cleared first, so
+//! a rebuild can be run again and gives the same result.
 
 use baton_core::Millis;
 use baton_core::calendar::day_number;
@@ -56,6 +57,10 @@ pub async fn rebuild(
         }
     }
 
+    // Hidden from the boards by an organizer: hidden again before their best is published.
+    let hidden: std::collections::HashSet<baton_core::ids::ParticipantId> =
+        db.hidden_participants(cid).await?.into_iter().collect();
+
     let mut summary = RebuildSummary::default();
     let mut after = None;
     loop {
@@ -93,6 +98,9 @@ pub async fn rebuild(
             };
             let boards = boards_for(&places, p.unit.as_ref());
             store.restore_participant(cid, RestoredParticipant { state, places }).await?;
+            if hidden.contains(&p.id) {
+                store.hide(cid, &p.id, &boards).await?;
+            }
             if let Some(best) = p.best {
                 store.publish_best(cid, &p.id, campaign.leader().key(best), &boards).await?;
                 summary.with_best += 1;

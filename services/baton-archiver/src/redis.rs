@@ -135,6 +135,11 @@ fn pairs(v: Value) -> Result<HashMap<String, Value>, ArchiverError> {
     Ok(out)
 }
 
+/// The millisecond part of a stream entry id (`<ms>-<seq>`).
+fn entry_ms(id: &str) -> Option<u64> {
+    id.split_once('-').and_then(|(ms, _)| ms.parse().ok())
+}
+
 /// `[[id, [field, value, …]], …]` as entries of `stream`.
 fn entries(stream: &str, v: Value) -> Result<Vec<Entry>, ArchiverError> {
     let mut out = Vec::new();
@@ -422,9 +427,12 @@ impl Archiver {
         Ok(())
     }
 
-    /// Trims every stream below what is committed and measures the backlog.
+    /// Trims every stream below what is committed and measures the backlog and the lag (the
+    /// age of the oldest entry not committed yet, by Redis's clock: entry ids start with the
+    /// millisecond they were added).
     async fn trim(&mut self, streams: &[String]) -> Result<(), ArchiverError> {
         let mut backlog = 0i64;
+        let mut oldest: Option<u64> = None;
         for s in streams {
             let groups: Value = redis::cmd("XINFO").arg("GROUPS").arg(s).query_async(&mut self.conn).await?;
             let Some(g) = items(groups)?
@@ -444,30 +452,68 @@ impl Archiver {
             } else {
                 g.get("last-delivered-id").and_then(text)
             };
+            // The oldest entry not committed: the oldest pending one, or else the first one not
+            // delivered yet.
+            let unarchived = if pending > 0 {
+                min_id.clone()
+            } else if num("lag") > 0 {
+                let after = g.get("last-delivered-id").and_then(text).unwrap_or_else(|| "0-0".into());
+                let next: Value = redis::cmd("XRANGE")
+                    .arg(s)
+                    .arg(format!("({after}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut self.conn)
+                    .await?;
+                items(next)?.into_iter().next().map(items).transpose()?.and_then(|e| e.first().and_then(text))
+            } else {
+                None
+            };
+            if let Some(ms) = unarchived.as_deref().and_then(entry_ms) {
+                oldest = Some(oldest.map_or(ms, |o| o.min(ms)));
+            }
             if let Some(min_id) = min_id.filter(|id| id != "0-0") {
                 let _: i64 = redis::cmd("XTRIM").arg(s).arg("MINID").arg(&min_id).query_async(&mut self.conn).await?;
             }
         }
         self.metrics.backlog.set(backlog);
+        let lag = match oldest {
+            Some(ms) => {
+                let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut self.conn).await?;
+                (secs * 1000 + micros / 1000).saturating_sub(ms) as f64 / 1000.0
+            }
+            None => 0.0,
+        };
+        self.metrics.lag_seconds.set(lag);
         Ok(())
     }
 
-    /// Runs rounds until `shutdown` resolves. Errors are logged and retried after a pause.
+    /// Runs rounds until `shutdown` resolves. A round in progress always runs to its end — its
+    /// batch committed and acknowledged — before the archiver stops: `shutdown` is looked at
+    /// only between rounds (a round waits at most [`ArchiverConfig::block`] for new entries).
+    /// Errors are logged and retried after a pause.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                _ = &mut shutdown => return,
-                r = self.run_once() => {
-                    if let Err(e) = r {
-                        tracing::error!(error = %e, "archiver round failed; reconnecting and retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        // Multiplexed connections do not come back by themselves after Redis
-                        // restarts: open new ones (and keep trying while Redis is down).
-                        if let Err(e) = self.reconnect().await {
-                            tracing::warn!(error = %e, "the archiver cannot reach Redis yet");
-                        }
-                    }
+                biased;
+                _ = &mut shutdown => {
+                    tracing::info!("archiver stopped between batches");
+                    return;
+                }
+                _ = std::future::ready(()) => {}
+            }
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "archiver round failed; reconnecting and retrying");
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                // Multiplexed connections do not come back by themselves after Redis
+                // restarts: open new ones (and keep trying while Redis is down).
+                if let Err(e) = self.reconnect().await {
+                    tracing::warn!(error = %e, "the archiver cannot reach Redis yet");
                 }
             }
         }

@@ -145,6 +145,11 @@ impl Served {
 /// would fill up and stall the server). Another port is tried when the chosen one was taken
 /// meanwhile; any other early exit is a panic showing the log.
 pub fn serve(dir: &Path, args: &[&str]) -> Served {
+    serve_with_env(dir, args, &[])
+}
+
+/// [`serve`] with environment variables set (e.g. `RUST_LOG`).
+pub fn serve_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
     let mut failures = Vec::new();
     for attempt in 0..5 {
         let port = baton_testkit::free_port();
@@ -152,6 +157,7 @@ pub fn serve(dir: &Path, args: &[&str]) -> Served {
         let child = baton(dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("a log file for baton serve"))
