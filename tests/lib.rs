@@ -127,6 +127,9 @@ impl TestApp {
             demo: true,
             campaign_refresh: Duration::from_secs(3600),
             wechat: None,
+            limits: baton_http::limits::LimitsConfig::default(),
+            trusted_proxies: baton_http::client::TrustedProxies::default(),
+            separate_metrics: false,
         };
         tweak(&mut config);
         let clock = ManualClock::new(NOON);
@@ -141,6 +144,15 @@ impl TestApp {
         let (addr, services, server) = serve(self.services.config.clone(), &self.clock).await;
         (self.addr, self.services, self.server) = (addr, services, server);
         self
+    }
+
+    /// Another pod of the same deployment: a second app on the same stores, configuration and
+    /// clock, serving beside this one (Redis only: the embedded store lives in its process).
+    /// The stores belong to `self`, so the pod must not outlive it.
+    pub async fn another_pod(&self) -> TestApp {
+        assert!(self.services.config.redis_url.is_some(), "only pods on Redis share a hot store");
+        let (addr, services, server) = serve(self.services.config.clone(), &self.clock).await;
+        TestApp { addr, clock: self.clock.clone(), services, server, _redis: None, _pg: None, _sqlite: None }
     }
 
     /// Sends one raw HTTP/1.1 request and reads the whole response.

@@ -432,6 +432,7 @@ async fn a_large_export_streams_in_many_chunks(hot: Hot, sql: Sql) {
                 relay_code: None,
                 inviter: None,
                 depth: 0,
+                client: None,
             };
             Event::new(demo(), NOON + i, body)
         })

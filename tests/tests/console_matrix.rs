@@ -96,7 +96,31 @@ const ENDPOINTS: &[Endpoint] = &[
         regional: false,
         access: Access::Write,
     },
+    Endpoint {
+        method: "get",
+        template: "/api/v1/console/campaigns/{cid}/flags",
+        query: "",
+        regional: true,
+        access: Access::Read,
+    },
+    Endpoint {
+        method: "post",
+        template: "/api/v1/console/campaigns/{cid}/participants/{pid}/hide",
+        query: "",
+        regional: false,
+        access: Access::Write,
+    },
+    Endpoint {
+        method: "post",
+        template: "/api/v1/console/campaigns/{cid}/participants/{pid}/unhide",
+        query: "",
+        regional: false,
+        access: Access::Write,
+    },
 ];
+
+/// The device of the participant each campaign has (`{pid}` in a path is its id).
+const SOMEONE: &str = "device-matrix-1";
 
 /// A caller: its token and what it may see.
 struct Caller {
@@ -132,6 +156,7 @@ fn doc(app: &TestApp, id: &str) -> Value {
 fn body(app: &TestApp, e: &Endpoint, campaign: &str) -> Vec<u8> {
     match (e.method, e.template) {
         ("put", _) => doc(app, campaign).to_string().into_bytes(),
+        ("post", t) if t.ends_with("/hide") || t.ends_with("/unhide") => Vec::new(),
         ("post", _) => {
             let mut q = doc(app, campaign)["questions"][0].clone();
             q["id"] = "matrix-1".into();
@@ -144,6 +169,9 @@ fn body(app: &TestApp, e: &Endpoint, campaign: &str) -> Vec<u8> {
 
 fn path(e: &Endpoint, campaign: &str, region: Option<&str>) -> String {
     let mut p = e.template.replace("{cid}", campaign).replace("{file}", "participants.csv");
+    if let Ok(c) = baton_core::ids::CampaignId::parse(campaign) {
+        p = p.replace("{pid}", baton_core::ids::ParticipantId::for_device(&c, SOMEONE).as_str());
+    }
     let mut query: Vec<String> = Vec::new();
     if !e.query.is_empty() {
         query.push(e.query.to_owned());
@@ -195,8 +223,10 @@ async fn every_console_endpoint_every_role_in_and_out_of_scope() {
     let other_doc: baton_core::campaign::CampaignDoc = serde_json::from_value(other).unwrap();
     app.services.db.put_campaign(&other_doc).await.unwrap();
     app.services.campaigns.put(Campaign::from_doc(other_doc).unwrap());
-    let someone = app.join("device-matrix-1", "矩阵").await;
+    let someone = app.join(SOMEONE, "矩阵").await;
     app.play(&someone, 5, 2000).await;
+    let join = json!({"device_id": SOMEONE, "region_id": "hetang-yuetang", "nickname": "矩阵"});
+    assert_eq!(app.post("/api/v1/campaigns/other/participants", &join, None).await.status, 201);
 
     let callers = vec![
         Caller {

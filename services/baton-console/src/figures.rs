@@ -660,7 +660,11 @@ pub struct RelayerView {
     pub descendants: u64,
 }
 
+/// Named `RelayFiguresView` in the OpenAPI document: the relay role's `RelayView` (a
+/// participant's own relay) has the Rust name too, and two schemas of one name would overwrite
+/// each other there.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RelayFiguresView)]
 pub struct RelayView {
     pub campaign_id: String,
     pub region_id: Option<String>,

@@ -24,6 +24,8 @@
 //! - [`live`]: the live feed (server-sent events that resume after `Last-Event-ID`).
 //! - [`exports`]: scoped CSV exports, streamed, personal data masked, audited.
 //! - [`admin`]: creating and updating campaigns, importing questions (JSON, CSV), audited.
+//! - [`moderation`]: participants the anti-cheat signals flag; hiding one from the public
+//!   boards (reversible, audited).
 
 pub mod account;
 pub mod admin;
@@ -31,6 +33,7 @@ pub mod exports;
 pub mod figures;
 pub mod live;
 pub mod login;
+pub mod moderation;
 pub mod password;
 pub mod routes;
 pub mod scope;
@@ -65,6 +68,8 @@ pub struct Console {
     pub limits: LoginLimits,
     /// Whose `X-Forwarded-For` names the client (the ingress); none by default.
     pub trusted_proxies: TrustedProxies,
+    /// Rate limits of this process (logins per client network); none by default.
+    pub rate_limits: baton_http::limits::Limiter,
     /// Time between the live feed's ticks ([`live::DEFAULT_INTERVAL`]).
     pub live_interval: std::time::Duration,
     /// Exports running at once in this process ([`exports::MAX_EXPORTS`]): each holds a database
@@ -93,6 +98,7 @@ impl Console {
             tokens,
             limits: LoginLimits::default(),
             trusted_proxies: TrustedProxies::default(),
+            rate_limits: baton_http::limits::Limiter::default(),
             live_interval: live::DEFAULT_INTERVAL,
             exports: Arc::new(tokio::sync::Semaphore::new(exports::MAX_EXPORTS)),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 8))),
@@ -111,6 +117,12 @@ impl Console {
 
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = proxies;
+        self
+    }
+
+    /// Rate limits shared with the other roles of the process (`login_ip` applies here).
+    pub fn with_rate_limits(mut self, limits: baton_http::limits::Limiter) -> Self {
+        self.rate_limits = limits;
         self
     }
 }

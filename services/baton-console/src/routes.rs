@@ -7,6 +7,7 @@ use crate::views::{LoginRequest, LoginResponse, MeResponse, ScopeView, rfc3339_s
 use actix_web::{HttpRequest, get, post, web};
 use baton_http::Problem;
 use baton_http::extract::JsonBody;
+use baton_http::limits::Limit;
 use baton_http::problem::ProblemDoc;
 
 /// Registers the console role's routes.
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::live::configure(cfg);
     crate::exports::configure(cfg);
     crate::admin::configure(cfg);
+    crate::moderation::configure(cfg);
 }
 
 /// Log in to the organizer console. Wrong credentials get the same answer, in about the same
@@ -27,7 +29,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     (status = 401, description = "invalid_credentials: the username or password is wrong (or the account is disabled)", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
-    (status = 429, description = "too_many_logins: too many failed logins for this username or address; see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
+    (status = 429, description = "too_many_logins: too many failed logins for this username or address; rate_limited: too many logins from this address (login_ip); see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
         headers(("Retry-After" = i64, description = "seconds until logins are accepted again"))),
     (status = 503, description = "unavailable", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
@@ -38,7 +40,15 @@ async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, Problem> {
     let client = c.trusted_proxies.client_ip(&req);
-    let done = c.login(&body.username, &body.password, client).await?;
+    // Every login costs a password hash: attempts per network are limited in this process too.
+    if let Some(ip) = client {
+        c.rate_limits.check(Limit::LoginIp, baton_http::client::network(ip))?;
+    }
+    let done = c.login(&body.username, &body.password, client).await.inspect_err(|p| {
+        if p.code == "too_many_logins" {
+            c.rate_limits.count_refusal("login_throttle");
+        }
+    })?;
     Ok(web::Json(LoginResponse {
         token: done.token,
         role: done.role,

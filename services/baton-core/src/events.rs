@@ -16,7 +16,10 @@
 //! - `joined`: `participant`, `region`, `unit` (or null), `nickname`, `places` (the places the
 //!   participant counts towards, nearest first), `relay_code`, `inviter` (or null: fixed at
 //!   join), `depth` (in the share chain; 0 for an origin). The last three may be absent in
-//!   events written before relays existed; they read as null, null, 0.
+//!   events written before relays existed; they read as null, null, 0. `client` (or absent, or
+//!   null when unknown): the fingerprint of the client it joined from
+//!   ([`crate::anticheat::client_fingerprint`]: a salted hash of its network and User-Agent,
+//!   never the address), for the `shared_device` signal.
 //! - `attempt_started`: `participant`, `attempt`, `expires_at`, `limit_ms`, `day` (the campaign
 //!   day), `questions` (the drawn questions: `id`, `kind`, `perm`, `correct_mask`, `points`).
 //! - `answered`: `participant`, `attempt`, `question`, `index`, `judged` (`choice_mask`,
@@ -67,6 +70,9 @@ pub enum EventBody {
         inviter: Option<ParticipantId>,
         #[serde(default)]
         depth: u32,
+        /// The fingerprint of the client it joined from ([`crate::anticheat`]), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
     AttemptStarted {
         participant: ParticipantId,
@@ -231,6 +237,7 @@ mod tests {
                 relay_code: RelayCode::parse("0123456789"),
                 inviter: Some(ParticipantId::parse("p0").unwrap()),
                 depth: 1,
+                client: Some("0123456789abcdef".into()),
             },
             EventBody::AttemptStarted {
                 participant: p(),
@@ -296,6 +303,7 @@ mod tests {
                 relay_code: None,
                 inviter: None,
                 depth: 0,
+                client: None,
             },
         );
         // Events written before relays existed read with no code, no inviter, depth 0.

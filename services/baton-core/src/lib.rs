@@ -14,7 +14,9 @@
 //! - [`calendar`]: the campaign day (the daily attempt limit's boundary) in its time zone.
 //! - [`relay`]: relay codes and attribution (the share graph is a forest by construction).
 //! - [`events`]: the versioned record of every state change (what the archiver stores).
+//! - [`anticheat`]: the signals that flag (never punish) suspicious participants.
 
+pub mod anticheat;
 pub mod calendar;
 pub mod campaign;
 pub mod draw;

@@ -3,7 +3,7 @@
 //! the rest of Baton reads (`participants`, `attempts`, `answers`, `shares`, `clicks`). The relay
 //! totals (`relay_counts`) are not built here but by [`Db::roll_up_relays`], from the joins these
 //! projections store; the console's counters are counted from the same new events, in the same
-//! transaction, by [`crate::tallies`].
+//! transaction, by [`crate::tallies`], and so are the anti-cheat flags, by [`crate::anticheat`].
 //!
 //! # Idempotent and order-independent
 //! The archiver may deliver an event twice (a redelivery after a crash), and events of one
@@ -195,7 +195,9 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
     // Joins: the participant row, unless stored already (by an earlier API, without places).
     let mut joins = Vec::new();
     for e in new {
-        if let EventBody::Joined { participant, region, unit, nickname, places, relay_code, inviter, depth } = &e.body {
+        if let EventBody::Joined { participant, region, unit, nickname, places, relay_code, inviter, depth, client } =
+            &e.body
+        {
             let places = serde_json::to_string(places).map_err(|err| invalid(e, err))?;
             let depth = i32::try_from(*depth)
                 .map_err(|_| DbError::Invalid(format!("event {} of campaign {}: depth {depth}", e.id, e.campaign)))?;
@@ -209,6 +211,7 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
                 code: relay_code.as_ref().map(RelayCode::as_str),
                 inviter: inviter.as_ref().map(|i| i.as_str()),
                 depth,
+                client: client.as_deref(),
             });
         }
     }
@@ -228,14 +231,15 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
                     Val::OptStr(j.code),
                     Val::OptStr(j.inviter),
                     Val::Int(i64::from(j.depth)),
+                    Val::OptStr(j.client),
                 ]
             })
             .collect();
         let created: Vec<ParticipantKey> = Values {
             head: "INSERT INTO participants (campaign_id, id, region_id, unit_id, nickname, joined_at_ms, places_json, \
-                   relay_code, inviter_id, depth) ",
+                   relay_code, inviter_id, depth, client_fp) ",
             tail: " ON CONFLICT (campaign_id, id) DO NOTHING RETURNING campaign_id, id",
-            width: 10,
+            width: 11,
         }
         .fetch(conn, &rows)
         .await
@@ -499,7 +503,8 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         .await
         .map_err(q)?;
     }
-    crate::tallies::count(conn, new).await
+    crate::tallies::count(conn, new).await?;
+    crate::anticheat::flag(conn, new).await
 }
 
 /// A join event's participant row.
@@ -513,6 +518,7 @@ struct Join<'a> {
     code: Option<&'a str>,
     inviter: Option<&'a str>,
     depth: i32,
+    client: Option<&'a str>,
 }
 
 /// Relay codes are unique per campaign (the hot store hands each out once), and the unique

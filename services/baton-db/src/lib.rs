@@ -26,6 +26,8 @@
 //!   campaign totals.
 //! - [`tallies`]: the console's counters per place, minute, question and chain depth, counted
 //!   as events are stored ([`Counts`]).
+//! - [`anticheat`]: flags of suspicious participants, kept as events are stored, and the
+//!   participants organizers hid from the public boards ([`Flagged`]).
 //! - [`console`]: the console's other reads: top relayers of a region, live-feed samples.
 //! - [`export`]: CSV exports streamed from the database ([`ExportKind`]).
 //! - [`keys`]: the token-signing key every process shares.
@@ -33,6 +35,7 @@
 //! - [`url`]: URL handling: engine by scheme, SQLite defaults, passwords kept out of messages.
 //! - `sql` (private): multi-row statements (`VALUES` lists) shared by the writers.
 
+pub mod anticheat;
 pub mod campaigns;
 pub mod console;
 pub mod error;
@@ -47,6 +50,7 @@ mod sql;
 pub mod tallies;
 pub mod url;
 
+pub use anticheat::{Flagged, FlaggedPage};
 pub use campaigns::PutOutcome;
 pub use console::{Sample, TopRelayer};
 pub use error::DbError;

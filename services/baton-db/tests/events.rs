@@ -174,6 +174,7 @@ impl Story {
                 relay_code: (p != "p4").then(|| code(p)),
                 inviter: inviter.map(pid),
                 depth,
+                client: None,
             },
         );
     }
@@ -845,6 +846,7 @@ async fn exports_stream_and_report_progress(db: &Db, _url: &str) {
                     relay_code: None,
                     inviter: None,
                     depth: 0,
+                    client: None,
                 },
             )
         })
@@ -911,6 +913,7 @@ async fn throughput_of_5000_events(db: &Db, _url: &str) {
                     relay_code: None,
                     inviter: None,
                     depth: 0,
+                    client: None,
                 },
             ));
             out.push(Event::new(

@@ -94,6 +94,7 @@ impl Story {
             relay_code: None,
             inviter: None,
             depth: 0,
+            client: None,
         };
         self.events.push(Event::new(self.id(), at, body));
     }
@@ -336,6 +337,7 @@ async fn filtered_exports_stream(db: &Db, _url: &str) {
                     relay_code: None,
                     inviter: None,
                     depth: 0,
+                    client: None,
                 },
             )
         })

@@ -125,6 +125,7 @@ impl Forest {
                 relay_code: Some(code(i)),
                 inviter: self.parent[i].map(p),
                 depth: self.depth(i),
+                client: None,
             },
         )
     }

@@ -74,9 +74,11 @@ elseif op == 'answer' then
     return {'conflict', idx, prev[1], prev[2]}
   end
   if redis.call('HEXISTS', KEYS[1], 'fin') == 1 then return {'finished'} end
-  local a = redis.call('HMGET', KEYS[1], 'cursor', 'limit', 'score', 'm' .. idx, 'pt' .. idx)
+  local a = redis.call('HMGET', KEYS[1], 'cursor', 'limit', 'score', 'm' .. idx, 'pt' .. idx, 'expires')
   local cursor, limit, score = tonumber(a[1]), tonumber(a[2]), tonumber(a[3])
   local now = tonumber(ARGV[4])
+  -- Past its expiry every question's time is up: the attempt takes no more answers.
+  if a[6] and now > tonumber(a[6]) then return {'finished'} end
   local elapsed = now - cursor
   if elapsed < 0 then elapsed = 0 end
   local timed_out = elapsed > limit + tonumber(ARGV[5])
@@ -198,6 +200,17 @@ elseif op == 'share' or op == 'click' then
     '{"v":1,"id":"c:%s:%d","campaign":"%s","at":%s,"kind":"clicked","participant":"%s","n":%d}',
     p, n, ARGV[3], ARGV[2], p, n))
   return {'done', n}
+
+elseif op == 'hide' or op == 'unhide' then
+  -- An organizer hides a participant from the boards, or shows it again (no event: the
+  -- console records the decision in SQL first). KEYS: participant. ARGV: op.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+  if op == 'hide' then
+    redis.call('HSET', KEYS[1], 'hidden', '1')
+    return {'hidden'}
+  end
+  redis.call('HDEL', KEYS[1], 'hidden')
+  return {'shown', redis.call('HGET', KEYS[1], 'best') or ''}
 
 elseif op == 'restore_attempt' then
   -- A rebuild puts an attempt back (no event). KEYS: attempt. ARGV: op, ttl ms, then the

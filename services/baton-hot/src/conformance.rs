@@ -98,6 +98,7 @@ pub async fn join_via(
         now: T0,
         relay_code: code_of(device),
         inviter,
+        client: Some(format!("client-{device}")),
     })
     .await
     .unwrap()
@@ -175,6 +176,7 @@ pub async fn join_is_idempotent(s: &dyn HotStore) {
             now: T0 + 5,
             relay_code: code_of("something else"),
             inviter: Some(CodeOwner { campaign: c.clone(), participant: pid(&c, "dev-z"), depth: 0 }),
+            client: None,
         })
         .await
         .unwrap();
@@ -274,6 +276,11 @@ pub async fn late_answers_time_out(s: &dyn HotStore) {
     // The next question's clock started when that one ran out, not at the late answer.
     let a = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
     assert_eq!(a.cursor, T0 + LIMIT + GRACE_MS + LIMIT);
+    // Past the attempt's expiry it takes no answer at all: nothing stored, no event.
+    let expired = a.expires_at + 1;
+    assert_eq!(answer(s, &c, &p, "a1", "q2", 0b01, expired).await, AnswerOutcome::AttemptFinished);
+    let after = s.attempt(&c, &p, &AttemptId::parse("a1").unwrap()).await.unwrap().unwrap();
+    assert_eq!((after.cursor, after.answers.iter().flatten().count()), (a.cursor, 2));
 }
 
 pub async fn finishing_totals_once(s: &dyn HotStore) {
@@ -431,6 +438,93 @@ pub async fn leaderboards_order_and_never_lower(s: &dyn HotStore) {
     s.ping().await.unwrap();
 }
 
+/// The leaderboard layout of [`hidden_participants_leave_the_boards_and_come_back`].
+fn hiding_layout() -> baton_core::leader::LeaderLayout {
+    baton_core::leader::LeaderLayout::new(30, 3 * LIMIT as u64, T0 - 86_400_000, T0 + 10 * 86_400_000)
+        .expect("a layout")
+}
+
+/// The boards of [`hidden_participants_leave_the_boards_and_come_back`].
+fn hiding_boards() -> [Board; 2] {
+    [Board::Score, Board::Region(place("c1"))]
+}
+
+/// Plays attempt `attempt` of `p` from `at`: the first `right` of its three questions right,
+/// each answered `each` ms after the previous; finishes it and publishes the best on
+/// [`hiding_boards`]. Returns the best and the standings.
+async fn play_and_publish(
+    s: &dyn HotStore,
+    c: &CampaignId,
+    p: &ParticipantId,
+    attempt: &str,
+    right: usize,
+    at: Millis,
+    each: Millis,
+) -> (LeaderResult, Vec<Standing>) {
+    let (layout, boards) = (hiding_layout(), hiding_boards());
+    assert!(matches!(start(s, c, p, attempt, at, 1).await, StartOutcome::Started(_)));
+    let (right_masks, wrong_masks) = ([0b010, 0b101, 0b01], [0b001, 0b001, 0b10]);
+    for i in 0..3 {
+        let mask = if i < right { right_masks[i] } else { wrong_masks[i] };
+        answer(s, c, p, attempt, &format!("q{i}"), mask, at + each * (i as Millis + 1)).await;
+    }
+    let (_, best, _) = finished_of(finish(s, c, p, attempt, at + each * 4).await);
+    let standings = s.publish_best(c, p, layout.key(best), &boards).await.unwrap();
+    (best, standings)
+}
+
+/// Hiding takes a participant off the boards (those below move up) and keeps it off whatever
+/// it publishes, while it plays on, keeps its best and counts in the counters; showing it puts
+/// its best back. Both are idempotent; unknown participants change nothing.
+pub async fn hidden_participants_leave_the_boards_and_come_back(s: &dyn HotStore) {
+    let c = fresh_campaign();
+    let (layout, boards) = (hiding_layout(), hiding_boards());
+    let devs = ["hide-a", "hide-b", "hide-c"];
+    let ids: Vec<ParticipantId> = devs.iter().map(|d| pid(&c, d)).collect();
+    for (i, d) in devs.iter().enumerate() {
+        join(s, &c, d, "t1", None).await;
+        play_and_publish(s, &c, &ids[i], "a1", 3 - i, T0, 1_000).await;
+    }
+    let order = |page: BoardPage| page.entries.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(order(s.board_page(&c, &Board::Score, 0, 10).await.unwrap()), ids);
+
+    assert!(s.hide(&c, &ids[1], &boards).await.unwrap());
+    assert!(s.hide(&c, &ids[1], &boards).await.unwrap(), "hiding twice is hiding once");
+    assert!(!s.hide(&c, &pid(&c, "nobody"), &boards).await.unwrap());
+    for b in &boards {
+        let page = s.board_page(&c, b, 0, 10).await.unwrap();
+        assert_eq!((order(page.clone()), page.total), (vec![ids[0].clone(), ids[2].clone()], 2), "{b:?}");
+        assert_eq!(s.standing(&c, b, &ids[1]).await.unwrap(), None);
+        assert_eq!(s.standing(&c, b, &ids[2]).await.unwrap(), Some(Standing { rank: 1, total: 2 }));
+    }
+
+    // Hidden, it plays on: a better attempt is ranked as if it stood there, and stays off.
+    let (best, standings) = play_and_publish(s, &c, &ids[1], "a2", 3, T0 + 100_000, 100).await;
+    assert_eq!(best.score, 30);
+    assert_eq!(standings, vec![Standing { rank: 0, total: 3 }; 2]);
+    assert_eq!(order(s.board_page(&c, &Board::Score, 0, 10).await.unwrap()), vec![ids[0].clone(), ids[2].clone()]);
+    assert_eq!(s.participant(&c, &ids[1]).await.unwrap().unwrap().best, Some(best));
+    let agg = s.aggregates(&c).await.unwrap();
+    assert_eq!(agg.places[&place("c1")].best_count, 3, "a hidden participant still counts");
+    assert_eq!(agg.places[&place("c1")].best_sum, 30 + 30 + 10);
+
+    assert!(s.unhide(&c, &ids[1], &boards, &layout).await.unwrap());
+    assert!(s.unhide(&c, &ids[1], &boards, &layout).await.unwrap(), "showing twice is showing once");
+    assert!(!s.unhide(&c, &pid(&c, "nobody"), &boards, &layout).await.unwrap());
+    for b in &boards {
+        let page = s.board_page(&c, b, 0, 10).await.unwrap();
+        assert_eq!(page.total, 3);
+        assert_eq!(page.entries[0], (ids[1].clone(), layout.key(best)), "{b:?}: back with its best");
+        assert_eq!(s.standing(&c, b, &ids[2]).await.unwrap(), Some(Standing { rank: 2, total: 3 }));
+    }
+    // Shown again, a publish is an ordinary one.
+    let again = s.publish_best(&c, &ids[1], layout.key(best), &boards).await.unwrap();
+    assert_eq!(again, vec![Standing { rank: 0, total: 3 }; 2]);
+    // A rebuild's clear forgets the mark (the record in SQL hides it again).
+    s.clear_campaign(&c).await.unwrap();
+    assert!(!s.hide(&c, &ids[1], &boards).await.unwrap());
+}
+
 /// Reads back the events a store emitted for a campaign.
 #[async_trait]
 pub trait EventProbe: Send + Sync {
@@ -489,8 +583,9 @@ pub async fn every_change_is_one_event(s: &dyn HotStore, probe: &dyn EventProbe)
         assert_eq!(Event::from_json(&e.to_json()).as_ref(), Ok(e), "round trips");
     }
     assert_eq!(events[0].at, T0);
-    let EventBody::Joined { places, unit, nickname, .. } = &events[0].body else { panic!("{:?}", events[0]) };
+    let EventBody::Joined { places, unit, nickname, client, .. } = &events[0].body else { panic!("{:?}", events[0]) };
     assert_eq!((places.len(), unit.as_ref().map(UnitId::as_str), nickname.as_str()), (3, Some("u1"), "nick-dev-a"));
+    assert_eq!(client.as_deref(), Some("client-dev-a"), "the join's client fingerprint is in its event");
     let EventBody::AttemptStarted { questions, day, expires_at, .. } = &events[1].body else { panic!() };
     assert_eq!(
         (questions, *day, *expires_at),
@@ -670,6 +765,35 @@ pub async fn shared_values_and_leases(s: &dyn HotStore) {
     assert!(s.shared_lease(&brief, "pod-b", 60_000).await.unwrap(), "an expired lease is free");
 }
 
+/// A shared counter counts every increment once, whoever makes it, and starts again from 1
+/// once it has expired.
+pub async fn shared_counters_count_once(s: &dyn HotStore) {
+    let name = format!("test:{}:count", fresh_campaign());
+    for want in 1..=3 {
+        assert_eq!(s.shared_incr(&name, 60_000).await.unwrap(), want);
+    }
+    // Callers at the same moment (pods, in production) each get their own count.
+    let four = |_: u8| async {
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            got.push(s.shared_incr(&name, 60_000).await.unwrap());
+        }
+        got
+    };
+    let (a, b, c, d) = tokio::join!(four(0), four(1), four(2), four(3));
+    let mut all: Vec<u64> = [a, b, c, d].concat();
+    all.sort_unstable();
+    assert_eq!(all, (4..=43).collect::<Vec<u64>>());
+    assert_eq!(s.shared_get(&name).await.unwrap().as_deref(), Some("43"));
+    assert_eq!(s.shared_incr(&format!("{name}:other"), 60_000).await.unwrap(), 1, "counters are independent");
+    // A later increment does not extend the counter's life.
+    let brief = format!("{name}:brief");
+    assert_eq!(s.shared_incr(&brief, 50).await.unwrap(), 1);
+    assert_eq!(s.shared_incr(&brief, 60_000).await.unwrap(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert_eq!(s.shared_incr(&brief, 60_000).await.unwrap(), 1, "an expired counter starts again");
+}
+
 /// Every case, as `#[tokio::test]`s for the store `$make` builds. `$make` is an async block
 /// that returns `(guard, Arc<dyn HotStore>, Arc<dyn EventProbe>)`; the guard lives as long as
 /// the test.
@@ -687,6 +811,8 @@ macro_rules! conformance_suite {
             concurrent_answers_are_judged_once,
             leaderboards_order_and_never_lower,
             shared_values_and_leases,
+            shared_counters_count_once,
+            hidden_participants_leave_the_boards_and_come_back,
         );
         $crate::conformance_suite!(@probed $make;
             every_change_is_one_event,

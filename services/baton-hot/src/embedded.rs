@@ -60,6 +60,12 @@ impl BoardSet {
         }
     }
 
+    fn remove(&mut self, id: &ParticipantId) {
+        if let Some(old) = self.keys.remove(id) {
+            self.order.remove(&(Reverse(old), Reverse(id.clone())));
+        }
+    }
+
     fn standing(&self, id: &ParticipantId) -> Option<Standing> {
         let key = *self.keys.get(id)?;
         let rank = self.order.rank(&(Reverse(key), Reverse(id.clone())))? as u64;
@@ -71,6 +77,9 @@ impl BoardSet {
 struct CampaignHot {
     shards: Vec<tokio::sync::Mutex<Shard>>,
     boards: Mutex<HashMap<Board, BoardSet>>,
+    /// Participants hidden from the boards ([`HotStore::hide`]). Locked after `boards` (and
+    /// after a shard), never before.
+    hidden: Mutex<std::collections::HashSet<ParticipantId>>,
 }
 
 impl CampaignHot {
@@ -78,6 +87,7 @@ impl CampaignHot {
         Self {
             shards: (0..SHARDS).map(|_| tokio::sync::Mutex::new(Shard::default())).collect(),
             boards: Mutex::new(HashMap::new()),
+            hidden: Mutex::default(),
         }
     }
 
@@ -219,12 +229,18 @@ impl HotStore for EmbeddedStore {
     ) -> HotResult<Vec<Standing>> {
         let c = self.campaign(campaign);
         let mut all = c.boards.lock().expect("boards lock poisoned");
+        let hidden = c.hidden.lock().expect("hidden lock poisoned").contains(participant);
         Ok(boards
             .iter()
             .map(|b| {
                 let set = all.entry(b.clone()).or_default();
                 set.add_gt(participant, key);
-                set.standing(participant).expect("just added")
+                let standing = set.standing(participant).expect("just added");
+                // A hidden participant is ranked as if it stood there, and taken off again.
+                if hidden {
+                    set.remove(participant);
+                }
+                standing
             })
             .collect())
     }
@@ -363,6 +379,29 @@ impl HotStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn shared_incr(&self, name: &str, ttl_ms: u64) -> HotResult<u64> {
+        let mut shared = self.inner.shared.lock().expect("shared lock poisoned");
+        let now = std::time::Instant::now();
+        let n = match shared.get_mut(name).filter(|(_, until)| *until > now) {
+            Some((v, _)) => {
+                let n = v.parse::<u64>().unwrap_or(0) + 1;
+                *v = n.to_string();
+                n
+            }
+            None => {
+                // A new counter: now and then drop the expired ones (shared_get does so too),
+                // so counters of past windows do not pile up.
+                if shared.len() >= 64 && shared.len().is_power_of_two() {
+                    shared.retain(|_, (_, until)| *until > now);
+                }
+                let until = now + std::time::Duration::from_millis(ttl_ms.max(1));
+                shared.insert(name.to_owned(), ("1".to_owned(), until));
+                1
+            }
+        };
+        Ok(n)
+    }
+
     async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
         self.inner.campaigns.write().expect("campaigns lock poisoned").remove(campaign);
         Ok(())
@@ -394,6 +433,44 @@ impl HotStore for EmbeddedStore {
         let mut shard = c.shard(&a.participant).await;
         shard.attempts.insert((a.participant.clone(), a.id.clone()), a);
         Ok(())
+    }
+
+    async fn hide(&self, campaign: &CampaignId, participant: &ParticipantId, boards: &[Board]) -> HotResult<bool> {
+        let c = self.campaign(campaign);
+        // The shard's lock orders this with the participant's writes (a finish's new best).
+        let shard = c.shard(participant).await;
+        if !shard.participants.contains_key(participant) {
+            return Ok(false);
+        }
+        let mut all = c.boards.lock().expect("boards lock poisoned");
+        c.hidden.lock().expect("hidden lock poisoned").insert(participant.clone());
+        for b in boards {
+            if let Some(set) = all.get_mut(b) {
+                set.remove(participant);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn unhide(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        boards: &[Board],
+        layout: &baton_core::leader::LeaderLayout,
+    ) -> HotResult<bool> {
+        let c = self.campaign(campaign);
+        let shard = c.shard(participant).await;
+        let Some(p) = shard.participants.get(participant) else { return Ok(false) };
+        let mut all = c.boards.lock().expect("boards lock poisoned");
+        c.hidden.lock().expect("hidden lock poisoned").remove(participant);
+        if let Some(best) = p.state.best {
+            let key = layout.key(best);
+            for b in boards {
+                all.entry(b.clone()).or_default().add_gt(participant, key);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -434,6 +511,7 @@ impl Inner {
             relay_code: Some(state.relay_code.clone()),
             inviter: state.inviter.clone(),
             depth: state.depth,
+            client: cmd.client.clone(),
         };
         self.commit(&cmd.campaign, cmd.now, body).await?;
         let relayed = u64::from(state.inviter.is_some());
@@ -510,7 +588,8 @@ impl Inner {
                 AnswerOutcome::Conflict(answered)
             });
         }
-        if a.finished.is_some() {
+        // Past its expiry every question's time is up: the attempt takes no more answers.
+        if a.finished.is_some() || cmd.now > a.expires_at {
             return Ok(AnswerOutcome::AttemptFinished);
         }
         let q = &a.questions[index];

@@ -3,7 +3,8 @@
 //! Layout (`P` is the configured prefix, `v1` the key scheme's version, `C` a campaign, `S` a
 //! shard number):
 //! - `P{v1:C:S}:p:<participant>` — hash: the participant (region, unit, nickname, best, the
-//!   day's attempt count, the open attempt, the aggregate fields it counts towards).
+//!   day's attempt count, the open attempt, the aggregate fields it counts towards, `hidden`
+//!   while an organizer hides it from the boards).
 //! - `P{v1:C:S}:p:<participant>:a:<attempt>` — hash: one attempt (drawn questions, answers,
 //!   clock, result); expires a day after it closes.
 //! - `P{v1:C:S}:agg` — hash: the shard's counters per place and unit (`p:<id>:n`,

@@ -11,6 +11,7 @@
 //! - [`embedded`]: the in-process store; [`sorted`]: the order-statistics list it ranks with.
 //! - [`redis`]: the Redis store; [`keys`]: every Redis key name, in one place.
 //! - [`conformance`]: the behaviour both stores must show, as reusable async test cases.
+//! - [`metered`]: any store, timed per operation for Prometheus.
 //!
 //! What the store decides is decided by the rules in `baton-core` (the embedded store calls
 //! them; the Redis script mirrors them, and the conformance suite holds the two equal).
@@ -18,6 +19,7 @@
 pub mod conformance;
 pub mod embedded;
 pub mod keys;
+pub mod metered;
 pub mod redis;
 pub mod sorted;
 
@@ -88,6 +90,9 @@ pub struct JoinCmd {
     /// The inviter, already attributed ([`baton_core::relay::attribute`]); used only if the
     /// participant is created.
     pub inviter: Option<CodeOwner>,
+    /// The fingerprint of the client joining ([`baton_core::anticheat::client_fingerprint`]),
+    /// if known; it goes into the `joined` event only (the hot store does not keep it).
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +285,8 @@ pub trait HotStore: Send + Sync + 'static {
     /// Closes the attempt (once) and updates the participant's best and the aggregates.
     async fn finish(&self, cmd: FinishCmd) -> HotResult<FinishOutcome>;
     /// Puts a best result on boards (`ZADD GT`: never lowers a result) and returns the
-    /// participant's standing on each. Idempotent, commutative.
+    /// participant's standing on each. Idempotent, commutative. A hidden participant
+    /// ([`HotStore::hide`]) gets the standings it would have and stays off the boards.
     async fn publish_best(
         &self,
         campaign: &CampaignId,
@@ -337,4 +343,29 @@ pub trait HotStore: Send + Sync + 'static {
     async fn shared_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> HotResult<bool>;
     /// Gives the lease back, if `holder` still holds it.
     async fn shared_release(&self, name: &str, holder: &str) -> HotResult<()>;
+    /// Adds one to the shared counter `name` (missing or expired: from 0) and returns the new
+    /// count, atomically for every pod; a counter this creates lives `ttl_ms` (rate limits
+    /// shared by every pod: the caller puts the window in the name).
+    async fn shared_incr(&self, name: &str, ttl_ms: u64) -> HotResult<u64>;
+
+    // Moderation: an organizer hides a participant from the public individual boards (not
+    // deleted: it plays on, keeps its results and counts in every collective figure). The
+    // hidden mark is kept with the participant, so it is atomic per participant; boards are
+    // written as `publish_best` writes them. No event: the console records the decision in
+    // SQL (and the audit log) before it asks the hot store, and a rebuild hides again.
+
+    /// Marks the participant hidden and takes it off `boards`; from then on
+    /// [`HotStore::publish_best`] answers its standings as if it were ranked but leaves it off
+    /// the boards (a best published at the very moment of hiding may show for one round
+    /// trip). Idempotent. Returns `false` (and changes nothing) for an unknown participant.
+    async fn hide(&self, campaign: &CampaignId, participant: &ParticipantId, boards: &[Board]) -> HotResult<bool>;
+    /// Clears the hidden mark and puts the participant's best (if any) back on `boards`, keyed
+    /// by `layout`. Idempotent. Returns `false` (and changes nothing) for an unknown participant.
+    async fn unhide(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        boards: &[Board],
+        layout: &baton_core::leader::LeaderLayout,
+    ) -> HotResult<bool>;
 }

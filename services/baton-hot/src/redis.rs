@@ -283,7 +283,42 @@ impl RedisStore {
     async fn pipe(&self, p: &::redis::Pipeline) -> HotResult<Vec<Value>> {
         p.query_async(&mut self.conn.clone()).await.map_err(unavailable)
     }
+
+    /// Takes a hidden participant's just-published `key` off `boards` again. Only an entry no
+    /// higher than `key` goes (a higher one was published by an unhide meanwhile); if the
+    /// participant was shown again meanwhile, what was taken off is put back.
+    async fn take_off(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        key: u64,
+        boards: &[Board],
+    ) -> HotResult<()> {
+        let mut p = ::redis::pipe();
+        for b in boards {
+            p.cmd("EVAL")
+                .arg(REMOVE_AT_MOST)
+                .arg(1)
+                .arg(self.keys.board(campaign, b))
+                .arg(participant.as_str())
+                .arg(key)
+                .ignore();
+        }
+        p.cmd("HEXISTS").arg(self.keys.participant(campaign, participant)).arg("hidden");
+        if matches!(self.pipe(&p).await?.pop(), Some(Value::Int(1))) {
+            return Ok(());
+        }
+        let mut p = ::redis::pipe();
+        for b in boards {
+            p.cmd("ZADD").arg(self.keys.board(campaign, b)).arg("GT").arg(key).arg(participant.as_str());
+        }
+        self.pipe(&p).await.map(drop)
+    }
 }
+
+/// Removes a board member (`ARGV[1]`) whose score is at most `ARGV[2]`: one key, one slot.
+const REMOVE_AT_MOST: &str = "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) \
+    if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0";
 
 fn status(reply: &[Value]) -> HotResult<String> {
     reply.first().and_then(text).ok_or_else(|| corrupt("empty script reply"))
@@ -317,6 +352,7 @@ impl HotStore for RedisStore {
                 relay_code: Some(cmd.relay_code.clone()),
                 inviter: cmd.inviter.as_ref().map(|o| o.participant.clone()),
                 depth: cmd.inviter.as_ref().map_or(0, |o| o.depth + 1),
+                client: cmd.client.clone(),
             },
         );
         let args = [
@@ -495,13 +531,22 @@ impl HotStore for RedisStore {
             p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());
             p.cmd("ZCARD").arg(&k);
         }
-        let v = self.pipe(&p).await?;
-        v.chunks(2)
+        // Asked after the ZADDs: a hide that set the mark before this read is seen here, and
+        // one that sets it later takes the entry off itself.
+        p.cmd("HEXISTS").arg(self.keys.participant(campaign, participant)).arg("hidden");
+        let mut v = self.pipe(&p).await?;
+        let hidden = matches!(v.pop(), Some(Value::Int(1)));
+        let standings = v
+            .chunks(2)
             .map(|pair| match pair {
                 [Value::Int(rank), Value::Int(total)] => Ok(Standing { rank: *rank as u64, total: *total as u64 }),
                 other => Err(corrupt(format!("bad standing reply {other:?}"))),
             })
-            .collect()
+            .collect::<HotResult<Vec<_>>>()?;
+        if hidden {
+            self.take_off(campaign, participant, key, boards).await?;
+        }
+        Ok(standings)
     }
 
     async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
@@ -694,6 +739,20 @@ impl HotStore for RedisStore {
         Ok(())
     }
 
+    async fn shared_incr(&self, name: &str, ttl_ms: u64) -> HotResult<u64> {
+        // INCR and the expiry of a new counter in one step: a counter never outlives its TTL.
+        static INCR: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
+            ::redis::Script::new(
+                "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+            )
+        });
+        INCR.key(self.keys.shared(name))
+            .arg(ttl_ms.max(1))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
     async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
         let mut conn = self.conn.clone();
         for pattern in self.keys.campaign_patterns(campaign) {
@@ -755,5 +814,43 @@ impl HotStore for RedisStore {
         let mut args = vec!["restore_attempt".to_owned(), ttl.to_string()];
         args.extend(attempt_fields(&a));
         self.run(&keys, &args).await.map(drop)
+    }
+
+    async fn hide(&self, campaign: &CampaignId, participant: &ParticipantId, boards: &[Board]) -> HotResult<bool> {
+        let reply = self.run(&[self.keys.participant(campaign, participant)], &["hide".to_owned()]).await?;
+        match status(&reply)?.as_str() {
+            "hidden" => {}
+            "unknown" => return Ok(false),
+            other => return Err(corrupt(format!("hide answered {other:?}"))),
+        }
+        // After the mark: a publish that missed the mark added before this, so this removes it.
+        let mut p = ::redis::pipe();
+        for b in boards {
+            p.cmd("ZREM").arg(self.keys.board(campaign, b)).arg(participant.as_str());
+        }
+        self.pipe(&p).await?;
+        Ok(true)
+    }
+
+    async fn unhide(
+        &self,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+        boards: &[Board],
+        layout: &baton_core::leader::LeaderLayout,
+    ) -> HotResult<bool> {
+        let reply = self.run(&[self.keys.participant(campaign, participant)], &["unhide".to_owned()]).await?;
+        match status(&reply)?.as_str() {
+            "shown" => {}
+            "unknown" => return Ok(false),
+            other => return Err(corrupt(format!("unhide answered {other:?}"))),
+        }
+        // The best as of clearing the mark: a better one finished later is published by its
+        // own finish, which no longer sees the mark.
+        let rec = arg(&reply, 1)?;
+        if !rec.is_empty() {
+            self.publish_best(campaign, participant, layout.key(best(&rec)?), boards).await?;
+        }
+        Ok(true)
     }
 }

@@ -33,4 +33,10 @@ pub struct Quiz {
     pub wechat: Option<baton_wechat::WeChat>,
     /// The record, for the individual relay board (where a campaign turns it on).
     pub db: baton_db::Db,
+    /// Rate limits: joins per device and network, starts and answers per participant, joins
+    /// attributed to one relay code.
+    pub limits: baton_http::limits::Limiter,
+    /// The per-deployment salt of client fingerprints (`baton_core::anticheat`): the current
+    /// token-signing key, so a fingerprint cannot be tested against guessed networks.
+    pub client_salt: Arc<[u8]>,
 }

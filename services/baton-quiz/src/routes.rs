@@ -14,6 +14,7 @@ use baton_hot::*;
 use baton_http::Problem;
 use baton_http::auth::ParticipantAuth;
 use baton_http::extract::{EmptyBody, JsonBody};
+use baton_http::limits::Limit;
 use baton_http::problem::ProblemDoc;
 use std::sync::Arc;
 
@@ -127,15 +128,21 @@ fn default_nickname(p: &ParticipantId) -> Nickname {
     (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 429, description = "rate_limited: too many joins from this device (join_device) or network (join_ip); see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
+        headers(("Retry-After" = i64, description = "seconds to wait"))),
 ))]
 #[post("/api/v1/campaigns/{cid}/participants")]
 async fn join(
     q: web::Data<Quiz>,
+    req: actix_web::HttpRequest,
     cid: web::Path<String>,
     JsonBody(body): JsonBody<JoinRequest>,
 ) -> Result<HttpResponse, Problem> {
     let c = campaign(&q, &cid)?;
     let device = DeviceId::parse(&body.device_id).map_err(|e| Problem::bad_request("invalid_device_id", e.0))?;
+    // The device first; the network only loosely (a school behind one address).
+    q.limits.check(Limit::JoinDevice, (c.id(), device.as_str()))?;
+    q.limits.check_client(Limit::JoinIp, &req)?;
     let region = PlaceId::parse(&body.region_id)
         .ok()
         .filter(|r| c.place(r).is_some())
@@ -172,11 +179,25 @@ async fn join(
     let home = unit.map_or(&region, |u| &u.region_id);
     let now = q.clock.now_ms();
     // The invite code is advisory: unknown, malformed, foreign or one's own is ignored.
-    let owner = match body.invite_code.as_deref().and_then(RelayCode::parse) {
-        Some(code) => q.store.resolve_code(&code).await.map_err(hot)?,
+    let code = body.invite_code.as_deref().and_then(RelayCode::parse);
+    let owner = match &code {
+        Some(code) => q.store.resolve_code(code).await.map_err(hot)?,
         None => None,
     };
-    let inviter = attribute(c.id(), &participant, owner);
+    let mut inviter = attribute(c.id(), &participant, owner);
+    // So is a code past its limit of attributed joins, counted for every pod in the hot store:
+    // bots flooding one code must not inflate its relay figures, and must not cost the people
+    // who really came through it their join either.
+    if let (Some(_), Some(code), Some(window)) =
+        (&inviter, &code, code.as_ref().and_then(|code| q.limits.relay_code_window(code.as_str(), now)))
+    {
+        let n = q.store.shared_incr(&window.name, window.ttl_ms).await.map_err(hot)?;
+        if !window.allows(n) {
+            tracing::debug!(relay.code = %code, joins = n, "relay code past its join limit; joining without an inviter");
+            q.limits.count_refusal("relay_code");
+            inviter = None;
+        }
+    }
     let outcome = q
         .store
         .join(JoinCmd {
@@ -189,6 +210,7 @@ async fn join(
             now,
             relay_code: free_code(&q).await?,
             inviter,
+            client: client_fingerprint(&q, &c, &req),
         })
         .await
         .map_err(hot)?;
@@ -213,6 +235,13 @@ async fn join(
         share_url: share_url(&q, &state.relay_code),
         inviter: inviter.map(|nickname| InviterView { nickname }),
     }))
+}
+
+/// The fingerprint of the client joining (for the `shared_device` signal): its network and
+/// User-Agent, salted and hashed; the address itself goes nowhere.
+fn client_fingerprint(q: &Quiz, c: &Campaign, req: &actix_web::HttpRequest) -> Option<String> {
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    baton_core::anticheat::client_fingerprint(&q.client_salt, c.id(), q.limits.client_ip(req), agent)
 }
 
 /// A relay code nobody has yet (codes have 50 random bits, so the first is all but certainly
@@ -342,6 +371,8 @@ pub(crate) fn attempt_view(c: &Campaign, a: &AttemptState, now: baton_core::Mill
     (status = 400, description = "a body other than empty or {}", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 429, description = "rate_limited: too many starts by this participant (start); see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
+        headers(("Retry-After" = i64, description = "seconds to wait"))),
 ))]
 #[post("/api/v1/attempts")]
 async fn start_attempt(
@@ -350,6 +381,7 @@ async fn start_attempt(
     lang: Lang,
     _body: EmptyBody,
 ) -> Result<HttpResponse, Problem> {
+    q.limits.check(Limit::Start, (&auth.campaign, &auth.participant))?;
     let (newest, p) = participant_of(&q, &auth).await?;
     // At most two rounds: an open attempt whose time is up is finished first.
     for _ in 0..2 {
@@ -407,6 +439,7 @@ async fn start_attempt(
 /// Resume: an attempt with the answers given so far.
 #[utoipa::path(tag = "participant", security(("participant" = [])), params(LangQuery), responses(
     (status = 200, body = AttemptView),
+    (status = 400, description = "invalid_query (lang)", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 404, description = "attempt_not_found", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
@@ -440,6 +473,8 @@ async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -
     (status = 409, description = "already_answered (a different choice), attempt_finished", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 429, description = "rate_limited: answers from this participant arrive too fast (answer); see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
+        headers(("Retry-After" = i64, description = "seconds to wait"))),
 ))]
 #[post("/api/v1/attempts/{aid}/answers")]
 async fn answer(
@@ -449,6 +484,7 @@ async fn answer(
     lang: Lang,
     JsonBody(body): JsonBody<AnswerRequest>,
 ) -> Result<web::Json<AnswerView>, Problem> {
+    q.limits.check(Limit::Answer, (&auth.campaign, &auth.participant))?;
     let versions = q
         .campaigns
         .versions(&auth.campaign)

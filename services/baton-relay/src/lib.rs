@@ -36,4 +36,6 @@ pub struct Relay {
     pub clock: Arc<dyn Clock>,
     /// Where citizens reach the service (no trailing slash).
     pub public_url: String,
+    /// Rate limits (shares per participant).
+    pub limits: baton_http::limits::Limiter,
 }

@@ -197,8 +197,12 @@ pub struct ShareRequest {
 /// Record that I shared my link.
 #[utoipa::path(tag = "relay", security(("participant" = [])), request_body = ShareRequest, responses(
     (status = 204, description = "Recorded"),
-    (status = 400, description = "invalid_channel", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 400, description = "invalid_channel, malformed_json, unknown_field, invalid_type, missing_field", body = ProblemDoc, content_type = "application/problem+json"),
     (status = 401, description = "unauthorized", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 413, description = "body_too_large", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 415, description = "unsupported_media_type", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 429, description = "rate_limited: too many shares recorded for this participant (share); see Retry-After", body = ProblemDoc, content_type = "application/problem+json",
+        headers(("Retry-After" = i64, description = "seconds to wait"))),
 ))]
 #[post("/api/v1/shares")]
 async fn share(
@@ -206,6 +210,7 @@ async fn share(
     auth: ParticipantAuth,
     JsonBody(body): JsonBody<ShareRequest>,
 ) -> Result<HttpResponse, Problem> {
+    r.limits.check(baton_http::limits::Limit::Share, (&auth.campaign, &auth.participant))?;
     let channel = ShareChannel::parse(&body.channel).ok_or_else(|| {
         Problem::bad_request("invalid_channel", "channel must be wechat_friend, wechat_moments, link, qr or other.")
     })?;

@@ -29,6 +29,7 @@ use baton_http::clock::Clock;
 use baton_http::extract::{BodyLimit, path_config, payload_config, query_config};
 use baton_http::metrics::{Metrics, track};
 use baton_http::problem::ProblemDoc;
+use baton_http::request_id::request_span;
 use baton_quiz::Quiz;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,12 @@ pub struct ServeConfig {
     pub campaign_refresh: Duration,
     /// WeChat, when configured.
     pub wechat: Option<WeChatSettings>,
+    /// `/metrics` is served on its own listener (`--metrics-listen`), not with the API.
+    pub separate_metrics: bool,
+    /// Rate limits (`--rate-limits`; see docs/limits.md).
+    pub limits: baton_http::limits::LimitsConfig,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`): the ingress.
+    pub trusted_proxies: baton_http::client::TrustedProxies,
 }
 
 /// A WeChat official account. `Debug` never shows the secret.
@@ -88,6 +95,10 @@ pub struct Services {
     pub archiver_metrics: ArchiverMetrics,
     pub wechat: Option<baton_wechat::WeChat>,
     pub console: baton_console::Console,
+    /// The process's rate limits, shared by every role.
+    pub limiter: baton_http::limits::Limiter,
+    /// The salt of client fingerprints (`baton_core::anticheat`): the current signing key.
+    client_salt: Arc<[u8]>,
     openapi_json: Arc<String>,
     route_table: Arc<RouteTable>,
 }
@@ -119,6 +130,14 @@ impl Services {
                 archiver_metrics.clone(),
             )))),
         };
+        // Every operation timed: `baton_hot_store_seconds{op}` (see `baton_hot::metered`).
+        let store: Arc<dyn HotStore> = Arc::new(baton_hot::metered::Metered::new(
+            store,
+            baton_hot::metered::HotStoreMetrics::new(&process_metrics.registry, {
+                let clock = clock.clone();
+                Arc::new(move || clock.now_ms())
+            }),
+        ));
         let keys = if config.jwt_keys.is_empty() {
             let (kid, secret) = db.signing_key().await?;
             vec![SigningKey::new(kid, secret).map_err(anyhow::Error::msg)?]
@@ -130,8 +149,15 @@ impl Services {
             baton_console::OrganizerTokens::new(&keys.iter().map(|k| (k.kid.as_str(), k.secret())).collect::<Vec<_>>())
                 .map_err(anyhow::Error::msg)?;
         let campaigns = Campaigns::default();
+        let limiter = baton_http::limits::Limiter::new(
+            config.limits.clone(),
+            config.trusted_proxies.clone(),
+            Some(baton_http::metrics::RateLimited::register(&process_metrics.registry)),
+        );
         let console =
-            baton_console::Console::new(db.clone(), store.clone(), campaigns.clone(), clock.clone(), organizer_tokens);
+            baton_console::Console::new(db.clone(), store.clone(), campaigns.clone(), clock.clone(), organizer_tokens)
+                .with_trusted_proxies(config.trusted_proxies.clone())
+                .with_rate_limits(limiter.clone());
         let wechat = match &config.wechat {
             Some(w) => {
                 let cfg =
@@ -140,7 +166,7 @@ impl Services {
             }
             None => None,
         };
-        let doc = openapi(&config.roles);
+        let doc = openapi_of(&config.roles, !config.separate_metrics);
         let route_table = Arc::new(RouteTable::of(&doc));
         let openapi_json = Arc::new(doc.to_json().context("rendering the OpenAPI document")?);
         let s = Self {
@@ -154,6 +180,8 @@ impl Services {
             archiver_metrics,
             wechat,
             console,
+            limiter,
+            client_salt: Arc::from(keys[0].secret()),
             openapi_json,
             route_table,
         };
@@ -257,11 +285,15 @@ impl utoipa::Modify for Security {
 
 /// Every route of the roles, registered once: this is both the route table and the source of
 /// the OpenAPI document.
-fn routes<T>(app: UtoipaApp<T>, roles: &Roles) -> UtoipaApp<T>
+/// `/metrics` is among them unless it is served on its own listener.
+fn routes<T>(app: UtoipaApp<T>, roles: &Roles, with_metrics: bool) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    let mut app = app.service(healthz).service(readyz).service(metrics).service(openapi_doc);
+    let mut app = app.service(healthz).service(readyz).service(openapi_doc);
+    if with_metrics {
+        app = app.service(metrics);
+    }
     if roles.has(Role::Quiz) {
         app = app.configure(baton_quiz::routes::configure);
     }
@@ -274,9 +306,13 @@ where
     app
 }
 
-/// The OpenAPI document of the routes `roles` serve.
+/// The OpenAPI document of the routes `roles` serve (with `/metrics`).
 pub fn openapi(roles: &Roles) -> utoipa::openapi::OpenApi {
-    routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi()), roles).split_for_parts().1
+    openapi_of(roles, true)
+}
+
+fn openapi_of(roles: &Roles, with_metrics: bool) -> utoipa::openapi::OpenApi {
+    routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi()), roles, with_metrics).split_for_parts().1
 }
 
 /// The actix app.
@@ -299,6 +335,8 @@ pub fn app(
         public_url: s.config.public_url.clone(),
         wechat: s.wechat.clone(),
         db: s.db.clone(),
+        limits: s.limiter.clone(),
+        client_salt: s.client_salt.clone(),
     };
     let relay = baton_relay::Relay {
         store: s.store.clone(),
@@ -306,8 +344,9 @@ pub fn app(
         campaigns: s.campaigns.clone(),
         clock: s.clock.clone(),
         public_url: s.config.public_url.clone(),
+        limits: s.limiter.clone(),
     };
-    let (app, _) = routes(App::new().into_utoipa_app(), &s.config.roles).split_for_parts();
+    let (app, _) = routes(App::new().into_utoipa_app(), &s.config.roles, !s.config.separate_metrics).split_for_parts();
     app.app_data(web::Data::new(quiz))
         .app_data(web::Data::new(relay))
         .app_data(web::Data::new(s.wechat.clone()))
@@ -324,11 +363,59 @@ pub fn app(
         .app_data(web::Data::new(s.route_table.clone()))
         .default_service(web::to(not_routed))
         .wrap(from_fn(track))
+        // Outermost: everything below runs inside the request's span (its id on every log line).
+        .wrap(from_fn(request_span))
 }
 
-/// Serves `s` on `listener` until the process is told to stop (SIGINT/SIGTERM), reloading
-/// campaigns from the database in the background.
-pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Result<()> {
+/// How long requests in flight get to finish after the process is told to stop.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How long the archiver then gets to finish its batch (commit and acknowledge).
+pub const ARCHIVER_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves `s` on `listener` (and `/metrics` on `metrics_listener` when metrics are served
+/// apart) until the process gets SIGTERM or SIGINT; see [`serve_until`].
+pub async fn serve(
+    s: Services,
+    listener: std::net::TcpListener,
+    metrics_listener: Option<std::net::TcpListener>,
+) -> anyhow::Result<()> {
+    serve_until(s, listener, metrics_listener, stop_signal()).await
+}
+
+/// Resolves at SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the process"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("SIGINT received");
+}
+
+/// Serves `s` until `shutdown` resolves, reloading campaigns from the database in the
+/// background. Then, in order: the API stops accepting connections and the requests in flight
+/// finish (up to [`SHUTDOWN_GRACE`]); the archiver finishes the batch it is on — committed and
+/// acknowledged — and stops (up to [`ARCHIVER_GRACE`]); background workers stop; the metrics
+/// listener closes last, so scrapes see the drain.
+pub async fn serve_until(
+    s: Services,
+    listener: std::net::TcpListener,
+    metrics_listener: Option<std::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        s.config.separate_metrics == metrics_listener.is_some(),
+        "a metrics listener is given exactly when metrics are served apart (--metrics-listen)"
+    );
     let addr = listener.local_addr()?;
     let refresher = {
         let s = s.clone();
@@ -352,10 +439,14 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
         })
     };
     tracing::info!(listen = %addr, roles = %s.config.roles, campaigns = s.campaigns.ids().len(), "baton serving");
+    let (stop_archiver, archiver_stopped) = tokio::sync::watch::channel(false);
     let archiver = match (&s.config.redis_url, s.config.roles.has(Role::Archiver)) {
         (Some(url), true) => {
             let archiver = start_archiver(&s, url, ArchiverConfig::new(consumer_name())).await?;
-            Some(tokio::spawn(archiver.run(std::future::pending())))
+            let mut stopped = archiver_stopped.clone();
+            Some(tokio::spawn(archiver.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })))
         }
         _ => None,
     };
@@ -364,17 +455,67 @@ pub async fn serve(s: Services, listener: std::net::TcpListener) -> anyhow::Resu
         .roles
         .has(Role::Relay)
         .then(|| tokio::spawn(baton_relay::worker::run(s.db.clone(), s.campaigns.clone(), Duration::from_secs(1))));
+    // Rate-limit keys that went quiet are dropped, so their memory stays bounded.
+    let sweeper = tokio::spawn(s.limiter.clone().run_sweeper(baton_http::limits::SWEEP_EVERY));
     let app_services = s.clone();
-    let server = actix_web::HttpServer::new(move || app(app_services.clone())).listen(listener)?.run();
+    let server = actix_web::HttpServer::new(move || app(app_services.clone()))
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)?
+        .run();
+    let metrics_server = match metrics_listener {
+        Some(l) => {
+            tracing::info!(listen = %l.local_addr()?, "metrics served apart");
+            let m = s.metrics.clone();
+            let server = actix_web::HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(m.clone()))
+                    .route("/metrics", web::get().to(baton_http::metrics::endpoint))
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(l)?
+            .run();
+            let handle = server.handle();
+            Some((handle, tokio::spawn(server)))
+        }
+        None => None,
+    };
+    let api = server.handle();
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "stopping: no new connections, finishing requests in flight"
+        );
+        api.stop(true).await;
+    });
     let result = server.await;
+    stopper.abort();
+    let _ = stop_archiver.send(true);
+    if let Some(a) = archiver {
+        // The archiver stops between batches; if it is stuck (SQL or Redis hanging) it is
+        // dropped, which is safe: what was not acknowledged is delivered again.
+        let abort = a.abort_handle();
+        match tokio::time::timeout(ARCHIVER_GRACE, a).await {
+            Ok(_) => tracing::info!("archiver finished its batch"),
+            Err(_) => {
+                tracing::warn!("archiver did not finish its batch in time; its entries will be delivered again");
+                abort.abort();
+            }
+        }
+    }
     refresher.abort();
+    sweeper.abort();
     if let Some(w) = relay_worker {
         w.abort();
     }
-    if let Some(a) = archiver {
-        // Stopping mid-round is safe: what was not acknowledged is delivered again.
-        a.abort();
+    if let Some((handle, task)) = metrics_server {
+        handle.stop(true).await;
+        let _ = task.await;
     }
+    tracing::info!("baton stopped");
     result.context("HTTP server failed")
 }
 
@@ -475,10 +616,29 @@ async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a backend is down", body = ProblemDoc, content_type = "application/problem+json")))]
 #[get("/readyz")]
 async fn readyz(r: web::Data<Readiness>) -> Result<HttpResponse, Problem> {
-    r.store.ping().await.map_err(|e| Problem::unavailable(format!("hot store: {e}")))?;
-    r.db.ping().await.map_err(|e| Problem::unavailable(format!("database: {e}")))?;
+    // Both asked at once, each given READY_TIMEOUT: a backend that hangs is as down as one that
+    // refuses, and the probe answers well within its own timeout.
+    let (store, db) = tokio::join!(
+        tokio::time::timeout(READY_TIMEOUT, r.store.ping()),
+        tokio::time::timeout(READY_TIMEOUT, r.db.ping())
+    );
+    match store {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Problem::unavailable(format!("readiness: hot store: {e}"))),
+        Err(_) => {
+            return Err(Problem::unavailable(format!("readiness: hot store: no answer within {READY_TIMEOUT:?}")));
+        }
+    }
+    match db {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Problem::unavailable(format!("readiness: database: {e}"))),
+        Err(_) => return Err(Problem::unavailable(format!("readiness: database: no answer within {READY_TIMEOUT:?}"))),
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
+
+/// How long `/readyz` waits for each backend.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Prometheus metrics (text format).
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

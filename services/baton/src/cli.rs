@@ -34,8 +34,9 @@ pub struct Cli {
     /// Hash tags participants are spread over (1 on a single Redis; more on a cluster).
     #[arg(long, global = true, env = "BATON_REDIS_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub redis_shards: u16,
-    /// Log format: text or json.
-    #[arg(long, global = true, env = "BATON_LOG_FORMAT", default_value = "text")]
+    /// Log format: text or json (one JSON object a line; a request's lines carry its
+    /// request_id).
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
@@ -86,6 +87,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Serve /metrics on this address instead of with the API (e.g. 0.0.0.0:9090, a port
+    /// the ingress does not expose).
+    #[arg(long, env = "BATON_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Public base URL for share links (default: http://LISTEN).
     #[arg(long, env = "BATON_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -112,6 +117,15 @@ pub struct ServeArgs {
     /// process knows a new version of a campaign before attempts draw from it).
     #[arg(long, env = "BATON_CAMPAIGN_REFRESH_SECS", default_value_t = 10)]
     pub campaign_refresh_secs: u64,
+    /// Rate limits over the defaults: NAME=COUNT/PERIOD[:BURST] or NAME=off, comma-separated
+    /// (join_ip, join_device, start, answer, share, login_ip; relay_code=COUNT/PERIOD), or
+    /// off for none. See docs/limits.md.
+    #[arg(long, env = "BATON_RATE_LIMITS", value_delimiter = ',')]
+    pub rate_limits: Vec<String>,
+    /// Proxies whose X-Forwarded-For names the client (the ingress): addresses or CIDR blocks,
+    /// comma-separated. Without it the peer address is the client and the header is ignored.
+    #[arg(long, env = "BATON_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,7 +159,8 @@ fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
-        b.json().init();
+        // The fields of the spans an event is in go on its line: a request's `request_id`.
+        b.json().with_current_span(true).with_span_list(true).init();
     } else {
         b.init();
     }
@@ -180,8 +195,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|k| SigningKey::parse(k))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| anyhow::anyhow!("--jwt-keys: {e}"))?;
+            let mut limits = baton_http::limits::LimitsConfig::default();
+            limits.apply(&args.rate_limits).map_err(|e| anyhow::anyhow!("--rate-limits (BATON_RATE_LIMITS): {e}"))?;
+            let trusted_proxies = baton_http::client::TrustedProxies::parse(&args.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxies (BATON_TRUSTED_PROXIES): {e}"))?;
             let listener = std::net::TcpListener::bind(&args.listen)
                 .with_context(|| format!("cannot listen on {} (--listen / BATON_LISTEN)", args.listen))?;
+            let metrics_listener = match &args.metrics_listen {
+                Some(a) => Some(
+                    std::net::TcpListener::bind(a)
+                        .with_context(|| format!("cannot listen on {a} (--metrics-listen / BATON_METRICS_LISTEN)"))?,
+                ),
+                None => None,
+            };
             let config = ServeConfig {
                 roles: args.role.clone(),
                 database_url: cli.database_url.clone(),
@@ -209,9 +235,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         "--wechat-app-id and --wechat-app-secret go together (BATON_WECHAT_APP_ID, BATON_WECHAT_APP_SECRET)"
                     ),
                 },
+                limits,
+                trusted_proxies,
+                separate_metrics: metrics_listener.is_some(),
             };
             let services = Services::connect(config, Arc::new(SystemClock)).await?;
-            crate::app::serve(services, listener).await
+            crate::app::serve(services, listener, metrics_listener).await
         }
         Command::Migrate => {
             let db = Db::connect(&cli.database_url).await?;
