@@ -20,13 +20,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, put, web};
 use baton_core::campaign::{Campaign, CampaignDoc, DocError, DocErrors, Question, QuestionKind, Translation};
 use baton_core::ids::{CampaignId, QuestionId};
+use baton_core::rfc3339;
 use baton_db::campaigns::{Edit, VersionInfo};
 use baton_db::{AuditEntry, DbError};
 use baton_http::Problem;
 use baton_http::campaigns::Version;
 use baton_http::extract::serde_problem;
 use baton_http::problem::ProblemDoc;
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -345,15 +345,10 @@ fn effective_at(v: &VersionInfo) -> i64 {
     v.valid_from_ms.max(v.created_at_ms)
 }
 
-fn rfc3339(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn db_problem(e: DbError) -> Problem {
     match e {
         DbError::Invalid(m) => Problem::bad_request("invalid_campaign", m),
-        DbError::Corrupt(_) => Problem::internal(e),
-        other => Problem::unavailable(other),
+        other => Problem::from(other),
     }
 }
 

@@ -18,11 +18,10 @@ use actix_web::{get, web};
 use baton_core::Millis;
 use baton_core::campaign::{Campaign, PlaceDoc};
 use baton_core::ids::PlaceId;
-use baton_db::DbError;
+use baton_core::rfc3339;
 use baton_hot::Aggregate;
 use baton_http::Problem;
 use baton_http::problem::ProblemDoc;
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use utoipa::{IntoParams, ToSchema};
@@ -30,15 +29,6 @@ use utoipa::{IntoParams, ToSchema};
 /// Registers the figures' routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(overview).service(timeseries).service(breakdown).service(questions).service(relay);
-}
-
-pub(crate) fn db(e: DbError) -> Problem {
-    Problem::unavailable(e)
-}
-
-/// Milliseconds as RFC 3339 in UTC.
-pub(crate) fn rfc3339_ms(ms: Millis) -> String {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `a / b` to six decimals, or `None` when `b` is zero.
@@ -138,16 +128,19 @@ impl Console {
     pub async fn overview_of(&self, s: &Scoped) -> Result<OverviewView, Problem> {
         let now = self.clock.now_ms();
         let c = s.campaign.id();
-        let totals = self.db.tally_totals(c, s.region()).await.map_err(db)?;
-        let recent =
-            self.db.tally_minutes(c, s.region(), now - 6 * baton_db::tallies::MINUTE_MS, now + 1).await.map_err(db)?;
+        let totals = self.db.tally_totals(c, s.region()).await.map_err(Problem::from)?;
+        let recent = self
+            .db
+            .tally_minutes(c, s.region(), now - 6 * baton_db::tallies::MINUTE_MS, now + 1)
+            .await
+            .map_err(Problem::from)?;
         let attempts: BTreeMap<Millis, u64> = recent.iter().map(|(m, n)| (*m, n.attempts)).collect();
         let joins: BTreeMap<Millis, u64> = recent.iter().map(|(m, n)| (*m, n.joins)).collect();
         let target = scope_target(&s.campaign, s.region());
         Ok(OverviewView {
             campaign_id: c.to_string(),
             region_id: s.region().map(ToString::to_string),
-            as_of: rfc3339_ms(now),
+            as_of: rfc3339(now),
             participants: totals.joins,
             target,
             rate: target.and_then(|t| ratio(totals.joins, t)),
@@ -304,7 +297,7 @@ async fn timeseries(
         let rows =
             c.db.tally_series(s.campaign.id(), s.region(), q.metric.counter(), (lower, from, end), step_ms)
                 .await
-                .map_err(db)?;
+                .map_err(Problem::from)?;
         for (i, n) in rows {
             if let Some(v) = usize::try_from(i).ok().and_then(|i| values.get_mut(i)) {
                 *v += n;
@@ -315,15 +308,15 @@ async fn timeseries(
     let points = values
         .into_iter()
         .enumerate()
-        .map(|(i, value)| PointView { at: rfc3339_ms(from + i as i64 * step_ms), value })
+        .map(|(i, value)| PointView { at: rfc3339(from + i as i64 * step_ms), value })
         .collect();
     Ok(web::Json(SeriesView {
         campaign_id: s.campaign.id().to_string(),
         region_id: s.region().map(ToString::to_string),
         metric: q.metric,
         step,
-        from: rfc3339_ms(from),
-        until: rfc3339_ms(end.max(from)),
+        from: rfc3339(from),
+        until: rfc3339(end.max(from)),
         points,
         total,
     }))
@@ -435,7 +428,7 @@ async fn breakdown(
 ) -> Result<web::Json<BreakdownView>, Problem> {
     let s = c.scoped(&who, &cid, q.region_id.as_deref())?;
     let camp = &s.campaign;
-    let aggs = c.store.aggregates(camp.id()).await.map_err(Problem::unavailable)?;
+    let aggs = c.store.aggregates(camp.id()).await.map_err(Problem::from)?;
     let regions = &camp.doc().regions;
     let rows = match q.by {
         By::Region => {
@@ -446,7 +439,7 @@ async fn breakdown(
             let parent_of_root = s.region().and_then(|r| camp.place(r)).and_then(|p| p.parent.clone());
             let mut flat = Vec::new();
             preorder(&roots, parent_of_root.as_ref(), &mut flat);
-            let tallies = c.db.tally_totals_by_place(camp.id()).await.map_err(db)?;
+            let tallies = c.db.tally_totals_by_place(camp.id()).await.map_err(Problem::from)?;
             flat.into_iter()
                 .map(|(p, parent)| {
                     let a = aggs.places.get(&p.id).copied().unwrap_or_default();
@@ -564,7 +557,7 @@ async fn questions(
 ) -> Result<web::Json<QuestionsView>, Problem> {
     let s = c.scoped(&who, &cid, q.region_id.as_deref())?;
     let camp = &s.campaign;
-    let mut tallies = c.db.tally_questions(camp.id(), s.region()).await.map_err(db)?;
+    let mut tallies = c.db.tally_questions(camp.id(), s.region()).await.map_err(Problem::from)?;
     let mut stats = Vec::new();
     let mut by_category: HashMap<&str, (u64, u64)> = HashMap::new();
     for question in camp.questions() {
@@ -704,10 +697,10 @@ async fn relay(
         return Err(Problem::bad_request("invalid_query", "limit must be 1 to 100."));
     }
     let id = s.campaign.id();
-    let totals = c.db.tally_totals(id, s.region()).await.map_err(db)?;
-    let depths = c.db.tally_depths(id, s.region()).await.map_err(db)?;
+    let totals = c.db.tally_totals(id, s.region()).await.map_err(Problem::from)?;
+    let depths = c.db.tally_depths(id, s.region()).await.map_err(Problem::from)?;
     let places = s.places();
-    let top = c.db.top_relayers_within(id, places.as_deref(), limit).await.map_err(db)?;
+    let top = c.db.top_relayers_within(id, places.as_deref(), limit).await.map_err(Problem::from)?;
     Ok(web::Json(RelayView {
         campaign_id: id.to_string(),
         region_id: s.region().map(ToString::to_string),

@@ -17,13 +17,13 @@
 //! or stale login does not keep reading.
 
 use crate::Console;
-use crate::figures::{db, rfc3339_ms};
 use crate::scope::Scoped;
 use crate::tokens::Organizer;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use baton_core::Millis;
+use baton_core::rfc3339;
 use baton_db::Sample;
 use baton_http::Problem;
 use baton_http::problem::ProblemDoc;
@@ -71,7 +71,7 @@ pub struct SampleView {
 impl SampleView {
     fn of(s: Sample, join: bool) -> Self {
         SampleView {
-            at: rfc3339_ms(s.at_ms),
+            at: rfc3339(s.at_ms),
             participant_id: s.participant,
             nickname: s.nickname,
             region_id: s.region,
@@ -136,9 +136,14 @@ impl Feed {
         if let Some(after) = self.watermark.filter(|w| *w < until) {
             let c = self.scoped.campaign.id();
             let places = self.places.as_deref();
-            let joins = self.console.db.recent_joins(c, places, after, until, SAMPLES_PER_TICK).await.map_err(db)?;
-            let finishes =
-                self.console.db.recent_finishes(c, places, after, until, SAMPLES_PER_TICK).await.map_err(db)?;
+            let joins =
+                self.console.db.recent_joins(c, places, after, until, SAMPLES_PER_TICK).await.map_err(Problem::from)?;
+            let finishes = self
+                .console
+                .db
+                .recent_finishes(c, places, after, until, SAMPLES_PER_TICK)
+                .await
+                .map_err(Problem::from)?;
             for s in joins {
                 out.push_str(&event("join", None, &SampleView::of(s, true)));
             }

@@ -19,7 +19,6 @@ use crate::throttle::{Counter, LOGIN_LEASE_MS, address_key, lease_name, username
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use baton_db::organizers::AuditEntry;
-use baton_hot::HotError;
 use baton_http::Problem;
 use std::net::IpAddr;
 
@@ -55,13 +54,6 @@ fn too_many(retry_after_secs: i64) -> Problem {
     .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))
 }
 
-fn hot(e: HotError) -> Problem {
-    match e {
-        HotError::Unavailable(m) => Problem::unavailable(m),
-        HotError::Corrupt(m) => Problem::internal(m),
-    }
-}
-
 /// A username as typed, fit for the audit log: the normalized form when valid, otherwise at
 /// most 64 characters with control characters replaced.
 fn audit_name(typed: &str, parsed: Option<&Username>) -> String {
@@ -78,7 +70,7 @@ impl Console {
         let key = username_key(username);
         let holder = format!("{:016x}", rand::random::<u64>());
         let lease = lease_name(&key);
-        if !self.store.shared_lease(&lease, &holder, LOGIN_LEASE_MS).await.map_err(hot)? {
+        if !self.store.shared_lease(&lease, &holder, LOGIN_LEASE_MS).await.map_err(Problem::from)? {
             return Err(too_many(1));
         }
         let result = self.login_leased(username, password, &key, client).await;
@@ -99,8 +91,8 @@ impl Console {
         let now = self.clock.now_ms();
         let per_user = Counter::new("u", key, self.limits.per_username, now);
         let per_addr = Counter::new("a", &address_key(client), self.limits.per_address, now);
-        let user_fails = per_user.count(&*self.store).await.map_err(hot)?;
-        let addr_fails = per_addr.count(&*self.store).await.map_err(hot)?;
+        let user_fails = per_user.count(&*self.store).await.map_err(Problem::from)?;
+        let addr_fails = per_addr.count(&*self.store).await.map_err(Problem::from)?;
         if per_user.exceeded(user_fails) {
             return Err(too_many(per_user.retry_after_secs(now)));
         }
@@ -127,7 +119,7 @@ impl Console {
         let Some(reason) = failure else {
             let a = account.expect("a login succeeds only for an account");
             if user_fails > 0 {
-                per_user.set(&*self.store, 0, now).await.map_err(hot)?;
+                per_user.set(&*self.store, 0, now).await.map_err(Problem::from)?;
             }
             // No login that the audit log does not show.
             self.db
@@ -145,8 +137,8 @@ impl Console {
             return Ok(LoggedIn { token, username: a.username, role: a.role, scope: a.scope, expires_at });
         };
 
-        per_user.set(&*self.store, user_fails + 1, now).await.map_err(hot)?;
-        per_addr.set(&*self.store, addr_fails + 1, now).await.map_err(hot)?;
+        per_user.set(&*self.store, user_fails + 1, now).await.map_err(Problem::from)?;
+        per_addr.set(&*self.store, addr_fails + 1, now).await.map_err(Problem::from)?;
         let mut detail = format!("{reason}, from {client_text}");
         if per_user.exceeded(user_fails + 1) {
             detail.push_str("; the username is now locked until its window ends");

@@ -16,7 +16,6 @@
 //!   completes it (every step is idempotent).
 
 use crate::Console;
-use crate::figures::db;
 use crate::scope::Writable;
 use crate::tokens::Organizer;
 use actix_web::http::StatusCode;
@@ -24,7 +23,7 @@ use actix_web::{get, post, web};
 use baton_core::anticheat;
 use baton_core::ids::ParticipantId;
 use baton_db::AuditEntry;
-use baton_hot::{HotError, boards_for};
+use baton_hot::boards_for;
 use baton_http::Problem;
 use baton_http::extract::EmptyBody;
 use baton_http::problem::ProblemDoc;
@@ -109,13 +108,6 @@ pub struct HiddenView {
     pub changed: bool,
 }
 
-fn hot(e: HotError) -> Problem {
-    match e {
-        HotError::Unavailable(m) => Problem::unavailable(m),
-        HotError::Corrupt(m) => Problem::internal(m),
-    }
-}
-
 fn participant_not_found() -> Problem {
     Problem::not_found("participant_not_found", "There is no such participant in this campaign.")
 }
@@ -151,7 +143,7 @@ async fn flags(
         ),
     };
     let places = s.places();
-    let page = c.db.flagged(s.campaign.id(), places.as_deref(), after.as_ref(), limit).await.map_err(db)?;
+    let page = c.db.flagged(s.campaign.id(), places.as_deref(), after.as_ref(), limit).await.map_err(Problem::from)?;
     Ok(web::Json(FlagsView {
         participants: page
             .participants
@@ -188,7 +180,7 @@ async fn set_hidden(c: &Console, who: &Organizer, cid: &str, pid: &str, hidden: 
     };
     let campaign = &s.campaign;
     let id = ParticipantId::parse(pid).map_err(|_| participant_not_found())?;
-    let p = c.store.participant(campaign.id(), &id).await.map_err(hot)?.ok_or_else(participant_not_found)?;
+    let p = c.store.participant(campaign.id(), &id).await.map_err(Problem::from)?.ok_or_else(participant_not_found)?;
     let home = p.unit.as_ref().and_then(|u| campaign.unit(u)).map_or(&p.region, |u| &u.region_id);
     if !s.covers(home) {
         return Err(Problem::new(
@@ -200,11 +192,12 @@ async fn set_hidden(c: &Console, who: &Organizer, cid: &str, pid: &str, hidden: 
     }
     let boards = boards_for(&campaign.ancestors(home), p.unit.as_ref());
     let now = c.clock.now_ms();
-    let changed = c.db.set_hidden(campaign.id(), &id, hidden, who.username.as_str(), now).await.map_err(db)?;
+    let changed =
+        c.db.set_hidden(campaign.id(), &id, hidden, who.username.as_str(), now).await.map_err(Problem::from)?;
     if hidden {
-        c.store.hide(campaign.id(), &id, &boards).await.map_err(hot)?;
+        c.store.hide(campaign.id(), &id, &boards).await.map_err(Problem::from)?;
     } else {
-        c.store.unhide(campaign.id(), &id, &boards, campaign.leader()).await.map_err(hot)?;
+        c.store.unhide(campaign.id(), &id, &boards, campaign.leader()).await.map_err(Problem::from)?;
     }
     let (action, what) =
         if hidden { ("participant_hidden", "hidden from") } else { ("participant_unhidden", "shown again on") };
@@ -219,7 +212,7 @@ async fn set_hidden(c: &Console, who: &Organizer, cid: &str, pid: &str, hidden: 
             if changed { "" } else { " (already so)" }
         ),
     };
-    c.db.audit(&entry).await.map_err(db)?;
+    c.db.audit(&entry).await.map_err(Problem::from)?;
     tracing::info!(campaign.id = %campaign.id(), participant.id = %id, organizer = %who.username, hidden, changed, "participant visibility changed");
     Ok(HiddenView { participant_id: id.to_string(), hidden, changed })
 }

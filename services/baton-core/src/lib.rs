@@ -28,3 +28,8 @@ pub mod scoring;
 
 /// Milliseconds since the Unix epoch, server time. Every timestamp in the rules is one of these.
 pub type Millis = i64;
+
+/// `ms` as RFC 3339 in UTC with milliseconds, as every API answer writes times.
+pub fn rfc3339(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -54,6 +54,9 @@ fn place_binds(places: Option<&[PlaceId]>) -> Vec<&str> {
     }
 }
 
+/// A sample as read: at, participant, nickname, region, unit, relayed (0/1), score.
+type SampleRow = (i64, String, String, String, Option<String>, i64, Option<i64>);
+
 fn unsigned(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -124,38 +127,13 @@ impl Db {
         limit: u32,
     ) -> Result<Vec<Sample>, DbError> {
         let sql = format!(
-            "SELECT joined_at_ms, id, nickname, region_id, unit_id, inviter_id FROM participants \
+            "SELECT joined_at_ms, id, nickname, region_id, unit_id, \
+             CASE WHEN inviter_id IS NULL THEN 0 ELSE 1 END, CAST(NULL AS BIGINT) FROM participants \
              WHERE campaign_id = $1 AND joined_at_ms > $2 AND joined_at_ms <= $3{} \
              ORDER BY joined_at_ms DESC, id DESC LIMIT $4",
             place_filter("region_id", 5, places),
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String, String, Option<String>, Option<String>)>(
-            sqlx::AssertSqlSafe(sql),
-        )
-        .bind(campaign.as_str())
-        .bind(after_ms)
-        .bind(until_ms)
-        .bind(i64::from(limit));
-        for p in place_binds(places) {
-            q = q.bind(p);
-        }
-        let rows = q
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::query(format!("reading the latest joins of campaign {campaign}")))?;
-        Ok(rows
-            .into_iter()
-            .rev()
-            .map(|(at_ms, participant, nickname, region, unit, inviter)| Sample {
-                at_ms,
-                participant,
-                nickname,
-                region,
-                unit,
-                relayed: inviter.is_some(),
-                score: None,
-            })
-            .collect())
+        self.samples(sql, "joins", campaign, places, (after_ms, until_ms), limit).await
     }
 
     /// The latest `limit` finished attempts of a region (`None`: anywhere) with `after_ms <
@@ -169,13 +147,28 @@ impl Db {
         limit: u32,
     ) -> Result<Vec<Sample>, DbError> {
         let sql = format!(
-            "SELECT a.finished_at_ms, a.participant_id, p.nickname, p.region_id, p.unit_id, a.score \
+            "SELECT a.finished_at_ms, a.participant_id, p.nickname, p.region_id, p.unit_id, 0, a.score \
              FROM attempts a JOIN participants p ON p.campaign_id = a.campaign_id AND p.id = a.participant_id \
              WHERE a.campaign_id = $1 AND a.finished_at_ms IS NOT NULL AND a.finished_at_ms > $2 \
              AND a.finished_at_ms <= $3{} ORDER BY a.finished_at_ms DESC, a.participant_id DESC LIMIT $4",
             place_filter("p.region_id", 5, places),
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String, String, Option<String>, i64)>(sqlx::AssertSqlSafe(sql))
+        self.samples(sql, "finishes", campaign, places, (after_ms, until_ms), limit).await
+    }
+
+    /// Runs a samples query: `$1` campaign, `$2`/`$3` the window, `$4` the limit, then the
+    /// places; rows `(at, participant, nickname, region, unit, relayed 0/1, score)`, newest
+    /// first. Returns them oldest first.
+    async fn samples(
+        &self,
+        sql: String,
+        what: &str,
+        campaign: &CampaignId,
+        places: Option<&[PlaceId]>,
+        (after_ms, until_ms): (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<Sample>, DbError> {
+        let mut q = sqlx::query_as::<_, SampleRow>(sqlx::AssertSqlSafe(sql))
             .bind(campaign.as_str())
             .bind(after_ms)
             .bind(until_ms)
@@ -186,18 +179,18 @@ impl Db {
         let rows = q
             .fetch_all(&self.pool)
             .await
-            .map_err(error::query(format!("reading the latest finishes of campaign {campaign}")))?;
+            .map_err(error::query(format!("reading the latest {what} of campaign {campaign}")))?;
         Ok(rows
             .into_iter()
             .rev()
-            .map(|(at_ms, participant, nickname, region, unit, score)| Sample {
+            .map(|(at_ms, participant, nickname, region, unit, relayed, score)| Sample {
                 at_ms,
                 participant,
                 nickname,
                 region,
                 unit,
-                relayed: false,
-                score: Some(unsigned(score)),
+                relayed: relayed != 0,
+                score: score.map(unsigned),
             })
             .collect())
     }

@@ -145,6 +145,29 @@ impl ResponseError for Problem {
     }
 }
 
+/// The hot store failed: unavailable (the client may retry), or data this version cannot read
+/// (a fault of ours).
+impl From<baton_hot::HotError> for Problem {
+    fn from(e: baton_hot::HotError) -> Self {
+        match e {
+            baton_hot::HotError::Unavailable(m) => Problem::unavailable(m),
+            baton_hot::HotError::Corrupt(m) => Problem::internal(m),
+        }
+    }
+}
+
+/// The database failed: unavailable (the client may retry), or stored data this version cannot
+/// read (a fault of ours). Handlers that can blame the request map the variants they expect
+/// themselves first.
+impl From<baton_db::DbError> for Problem {
+    fn from(e: baton_db::DbError) -> Self {
+        match e {
+            baton_db::DbError::Corrupt(_) => Problem::internal(e),
+            other => Problem::unavailable(format!("database: {other}")),
+        }
+    }
+}
+
 impl From<baton_core::ids::IdError> for Problem {
     fn from(e: baton_core::ids::IdError) -> Self {
         Problem::bad_request("invalid_id", e.0)

@@ -4,7 +4,7 @@
 //! people for shares and invites, so relays are ranked only collectively.
 
 use crate::Quiz;
-use crate::routes::{campaign, hot, participant_of};
+use crate::routes::{campaign, participant_of};
 use crate::views::*;
 use actix_web::{HttpRequest, get, web};
 use baton_core::campaign::{Campaign, Level};
@@ -104,13 +104,13 @@ pub async fn leaderboard(
         Named::Individual(b) => {
             let mut my_entry = None;
             if let Some(p) = &me {
-                let standing = q.store.standing(c.id(), &b, &p.id).await.map_err(hot)?;
+                let standing = q.store.standing(c.id(), &b, &p.id).await.map_err(Problem::from)?;
                 if let Some(s) = standing {
                     offset = s.rank.saturating_sub(limit / 2);
                 }
                 my_entry = Some(standing);
             }
-            let page = q.store.board_page(c.id(), &b, offset, limit).await.map_err(hot)?;
+            let page = q.store.board_page(c.id(), &b, offset, limit).await.map_err(Problem::from)?;
             let entries = individual(&q, &c, &page, offset).await?;
             let me = me.map(|p| {
                 my_entry
@@ -153,7 +153,7 @@ pub async fn leaderboard(
             BoardView { board: name, total, entries, me }
         }
         Named::Regions | Named::Units => {
-            let agg = q.store.aggregates(c.id()).await.map_err(hot)?;
+            let agg = q.store.aggregates(c.id()).await.map_err(Problem::from)?;
             let mut rows: Vec<(String, String, Option<u64>, Aggregate)> = if matches!(board, Named::Regions) {
                 c.places()
                     .filter(|p| p.level == Level::County)
@@ -205,7 +205,7 @@ pub async fn leaderboard(
 
 async fn individual(q: &Quiz, c: &Campaign, page: &BoardPage, offset: u64) -> Result<Vec<EntryView>, Problem> {
     let ids: Vec<_> = page.entries.iter().map(|(id, _)| id.clone()).collect();
-    let names = q.store.nicknames(c.id(), &ids).await.map_err(hot)?;
+    let names = q.store.nicknames(c.id(), &ids).await.map_err(Problem::from)?;
     Ok(page
         .entries
         .iter()

@@ -30,13 +30,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(crate::boards::leaderboard);
 }
 
-pub(crate) fn hot(e: HotError) -> Problem {
-    match e {
-        HotError::Unavailable(m) => Problem::unavailable(m),
-        HotError::Corrupt(m) => Problem::internal(m),
-    }
-}
-
 /// The version of campaign `c` in effect at `t`: an attempt draws its questions from the version
 /// in effect when it starts, and is shown, judged and explained by that version afterwards,
 /// whatever an organizer changed in the bank since (see `baton_http::campaigns`).
@@ -74,7 +67,7 @@ pub(crate) fn share_url(q: &Quiz, code: &RelayCode) -> String {
 #[get("/api/v1/campaigns/{cid}")]
 async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web::Json<CampaignView>, Problem> {
     let c = campaign(&q, &cid)?;
-    let agg = q.store.aggregates(c.id()).await.map_err(hot)?;
+    let agg = q.store.aggregates(c.id()).await.map_err(Problem::from)?;
     let d = c.doc();
     let r = &d.rules;
     Ok(web::Json(CampaignView {
@@ -181,7 +174,7 @@ async fn join(
     // The invite code is advisory: unknown, malformed, foreign or one's own is ignored.
     let code = body.invite_code.as_deref().and_then(RelayCode::parse);
     let owner = match &code {
-        Some(code) => q.store.resolve_code(code).await.map_err(hot)?,
+        Some(code) => q.store.resolve_code(code).await.map_err(Problem::from)?,
         None => None,
     };
     let mut inviter = attribute(c.id(), &participant, owner);
@@ -191,7 +184,7 @@ async fn join(
     if let (Some(_), Some(code), Some(window)) =
         (&inviter, &code, code.as_ref().and_then(|code| q.limits.relay_code_window(code.as_str(), now)))
     {
-        let n = q.store.shared_incr(&window.name, window.ttl_ms).await.map_err(hot)?;
+        let n = q.store.shared_incr(&window.name, window.ttl_ms).await.map_err(Problem::from)?;
         if !window.allows(n) {
             tracing::debug!(relay.code = %code, joins = n, "relay code past its join limit; joining without an inviter");
             q.limits.count_refusal("relay_code");
@@ -213,19 +206,19 @@ async fn join(
             client: client_fingerprint(&q, &c, &req),
         })
         .await
-        .map_err(hot)?;
+        .map_err(Problem::from)?;
     let (status, state) = match outcome {
         JoinOutcome::Created(s) => (StatusCode::CREATED, s),
         JoinOutcome::Existing(s) => (StatusCode::OK, s),
     };
     // Registering the code again on a re-join repairs a registration a crash left out.
     let mine = CodeOwner { campaign: c.id().clone(), participant: participant.clone(), depth: state.depth };
-    let registered = q.store.register_code(&state.relay_code, &mine).await.map_err(hot)?;
+    let registered = q.store.register_code(&state.relay_code, &mine).await.map_err(Problem::from)?;
     if registered != mine {
         tracing::error!(participant.id = %participant, "relay code taken by another participant; links of this one do not attribute");
     }
     let inviter = match &state.inviter {
-        Some(i) => q.store.nicknames(c.id(), std::slice::from_ref(i)).await.map_err(hot)?.pop().flatten(),
+        Some(i) => q.store.nicknames(c.id(), std::slice::from_ref(i)).await.map_err(Problem::from)?.pop().flatten(),
         None => None,
     };
     Ok(HttpResponse::build(status).json(JoinResponse {
@@ -249,7 +242,7 @@ fn client_fingerprint(q: &Quiz, c: &Campaign, req: &actix_web::HttpRequest) -> O
 async fn free_code(q: &Quiz) -> Result<RelayCode, Problem> {
     for _ in 0..8 {
         let code = RelayCode::random(&mut rand::rng());
-        if q.store.resolve_code(&code).await.map_err(hot)?.is_none() {
+        if q.store.resolve_code(&code).await.map_err(Problem::from)?.is_none() {
             return Ok(code);
         }
     }
@@ -265,7 +258,7 @@ pub(crate) async fn participant_of(
         .campaigns
         .get(&auth.campaign)
         .ok_or_else(|| Problem::not_found("campaign_not_found", "The campaign of this token no longer exists."))?;
-    let p = q.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    let p = q.store.participant(&auth.campaign, &auth.participant).await.map_err(Problem::from)?;
     let p = p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))?;
     Ok((c, p))
 }
@@ -416,7 +409,7 @@ async fn start_attempt(
             day: day_number(c.time_zone(), now),
             per_day: rules.attempts_per_day,
         };
-        return match q.store.start_attempt(cmd).await.map_err(hot)? {
+        return match q.store.start_attempt(cmd).await.map_err(Problem::from)? {
             StartOutcome::Started(a) => Ok(HttpResponse::Created().json(attempt_view(&c, &a, now, lang))),
             StartOutcome::Resumed(a) => {
                 Ok(HttpResponse::Ok().json(attempt_view(&version_at(&q, &newest, a.started_at), &a, now, lang)))
@@ -461,7 +454,7 @@ fn attempt_not_found() -> Problem {
 
 async fn load_attempt(q: &Quiz, c: &Campaign, p: &ParticipantState, aid: &str) -> Result<AttemptState, Problem> {
     let aid = AttemptId::parse(aid).map_err(|_| attempt_not_found())?;
-    q.store.attempt(c.id(), &p.id, &aid).await.map_err(hot)?.ok_or_else(attempt_not_found)
+    q.store.attempt(c.id(), &p.id, &aid).await.map_err(Problem::from)?.ok_or_else(attempt_not_found)
 }
 
 /// Answer one question of an attempt.
@@ -500,7 +493,7 @@ async fn answer(
     let c = if versions.iter().all(|v| v.campaign.question(&qid) == newest.question(&qid)) {
         newest
     } else {
-        let a = q.store.attempt(&auth.campaign, &auth.participant, &attempt).await.map_err(hot)?;
+        let a = q.store.attempt(&auth.campaign, &auth.participant, &attempt).await.map_err(Problem::from)?;
         version_at(&q, &newest, a.ok_or_else(attempt_not_found)?.started_at)
     };
     let question = c.question(&qid).ok_or_else(not_in)?;
@@ -524,7 +517,7 @@ async fn answer(
         };
         answer_view(&c, &d, a.correct_mask, &a.judged, lang)
     };
-    match q.store.answer(cmd).await.map_err(hot)? {
+    match q.store.answer(cmd).await.map_err(Problem::from)? {
         AnswerOutcome::Judged(a) | AnswerOutcome::Repeat(a) => Ok(web::Json(view(a))),
         AnswerOutcome::Conflict(_) => {
             Err(Problem::conflict("already_answered", "This question was already answered with a different choice."))
@@ -555,14 +548,14 @@ async fn close(
         .store
         .finish(FinishCmd { campaign: c.id().clone(), participant: p.id.clone(), attempt: aid.clone(), now })
         .await
-        .map_err(hot)?;
+        .map_err(Problem::from)?;
     let FinishOutcome::Finished { finished, best, .. } = outcome else {
         return Err(attempt_not_found());
     };
     // Always (re)publish: a retried finish repairs boards a crash left behind; ZADD GT makes
     // it harmless.
     let boards = boards_of(c, p);
-    let standings = q.store.publish_best(c.id(), &p.id, c.leader().key(best), &boards).await.map_err(hot)?;
+    let standings = q.store.publish_best(c.id(), &p.id, c.leader().key(best), &boards).await.map_err(Problem::from)?;
     Ok((finished, best, boards.into_iter().zip(standings).collect()))
 }
 

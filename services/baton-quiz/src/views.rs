@@ -2,10 +2,8 @@
 //! stored state only, so the same state always gives the same bytes (an identical answer
 //! resent gets the first response byte for byte).
 
-use baton_core::Millis;
 use baton_core::campaign::Question;
 use baton_http::Problem;
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 use utoipa::ToSchema;
@@ -72,10 +70,7 @@ impl<'a> Localized<'a> {
     }
 }
 
-/// RFC 3339 in UTC with milliseconds.
-pub fn rfc3339(ms: Millis) -> String {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub use baton_core::rfc3339;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RulesView {

@@ -9,7 +9,6 @@ use baton_core::campaign::Campaign;
 use baton_core::events::ShareChannel;
 use baton_core::ids::CampaignId;
 use baton_core::relay::RelayCode;
-use baton_hot::HotError;
 use baton_http::Problem;
 use baton_http::auth::ParticipantAuth;
 use baton_http::extract::JsonBody;
@@ -28,17 +27,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(share);
 }
 
-fn hot(e: HotError) -> Problem {
-    match e {
-        HotError::Unavailable(m) => Problem::unavailable(m),
-        HotError::Corrupt(m) => Problem::internal(m),
-    }
-}
-
-fn db(e: baton_db::DbError) -> Problem {
-    Problem::unavailable(format!("database: {e}"))
-}
-
 fn redirect(to: String) -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, to))
@@ -54,7 +42,7 @@ fn campaign_of(r: &Relay, id: &str) -> Result<Arc<Campaign>, Problem> {
 
 /// The participant a token names, as the hot store has it.
 async fn caller(r: &Relay, auth: &ParticipantAuth) -> Result<baton_hot::ParticipantState, Problem> {
-    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(hot)?;
+    let p = r.store.participant(&auth.campaign, &auth.participant).await.map_err(Problem::from)?;
     p.ok_or_else(|| Problem::unauthorized("This participant is not known here. Join the campaign again."))
 }
 
@@ -66,7 +54,7 @@ async fn caller(r: &Relay, auth: &ParticipantAuth) -> Result<baton_hot::Particip
 #[get("/r/{code}")]
 async fn short_link(r: web::Data<Relay>, code: web::Path<String>) -> Result<HttpResponse, Problem> {
     let Some(code) = RelayCode::parse(&code) else { return Ok(redirect("/".into())) };
-    let owner = r.store.resolve_code(&code).await.map_err(hot)?;
+    let owner = r.store.resolve_code(&code).await.map_err(Problem::from)?;
     let Some(owner) = owner.filter(|o| r.campaigns.get(&o.campaign).is_some()) else { return Ok(redirect("/".into())) };
     // The open is counted, but a failure to count it must not stop a citizen on the way in.
     if let Err(e) = r.store.click(&owner, r.clock.now_ms()).await {
@@ -146,7 +134,7 @@ pub struct RelayView {
 async fn my_relay(r: web::Data<Relay>, auth: ParticipantAuth) -> Result<web::Json<RelayView>, Problem> {
     let p = caller(&r, &auth).await?;
     // The SQL record may not have this participant yet (the archiver lags a little): zeros then.
-    let stats = r.db.relay_stats(&auth.campaign, &auth.participant).await.map_err(db)?;
+    let stats = r.db.relay_stats(&auth.campaign, &auth.participant).await.map_err(Problem::from)?;
     let (direct, descendants, chain, recent) = match stats {
         Some(s) => (s.direct, s.descendants, s.chain, s.recent),
         None => (0, 0, Vec::new(), Vec::new()),
@@ -214,7 +202,7 @@ async fn share(
     let channel = ShareChannel::parse(&body.channel).ok_or_else(|| {
         Problem::bad_request("invalid_channel", "channel must be wechat_friend, wechat_moments, link, qr or other.")
     })?;
-    let n = r.store.share(&auth.campaign, &auth.participant, channel, r.clock.now_ms()).await.map_err(hot)?;
+    let n = r.store.share(&auth.campaign, &auth.participant, channel, r.clock.now_ms()).await.map_err(Problem::from)?;
     match n {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
         None => Err(Problem::unauthorized("This participant is not known here. Join the campaign again.")),
