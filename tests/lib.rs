@@ -419,6 +419,17 @@ impl TestApp {
     /// Opens a server-sent event stream (`GET path`), with a bearer token and `Last-Event-ID`
     /// if given.
     pub async fn sse(&self, path: &str, token: &str, last_event_id: Option<&str>) -> SseStream {
+        self.sse_with(path, token, last_event_id, &[]).await
+    }
+
+    /// Like [`TestApp::sse`], with more request headers.
+    pub async fn sse_with(
+        &self,
+        path: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> SseStream {
         let mut s = tokio::net::TcpStream::connect(self.addr).await.expect("connects");
         let mut req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n",
@@ -426,6 +437,9 @@ impl TestApp {
         );
         if let Some(id) = last_event_id {
             req.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
         s.write_all(req.as_bytes()).await.unwrap();

@@ -14,6 +14,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/metrics", &["get"]),
     ("/api/v1/openapi.json", &["get"]),
     ("/api/v1/campaigns/{cid}", &["get"]),
+    ("/api/v1/campaigns/{cid}/stats", &["get"]),
     ("/api/v1/campaigns/{cid}/participants", &["post"]),
     ("/api/v1/me", &["get"]),
     ("/api/v1/attempts", &["post"]),
@@ -24,6 +25,8 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/r/{code}", &["get"]),
     ("/c/{cid}", &["get"]),
     ("/c/{cid}/card.svg", &["get"]),
+    ("/c/{cid}/{screen}", &["get"]),
+    ("/c/{cid}/result/{aid}", &["get"]),
     ("/api/v1/me/relay", &["get"]),
     ("/api/v1/me/poster.svg", &["get"]),
     ("/api/v1/shares", &["post"]),
@@ -181,6 +184,7 @@ fn call_for(template: &str, method: &str, aid: &str, code: &str, question: &Valu
             "code" => code,
             "file" => "participants.csv",
             "pid" => pid.as_str(),
+            "screen" => "quiz",
             other => panic!("{method} {template}: the test does not know a value for {{{other}}}; teach call_for"),
         };
         path = path.replace(&format!("{{{name}}}"), value);

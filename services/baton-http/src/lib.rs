@@ -13,6 +13,7 @@
 //!   carries its id.
 //! - [`client`]: the client's address ([`client::TrustedProxies`]: `X-Forwarded-For` only from
 //!   a trusted proxy).
+//! - [`gzip`]: gzip for complete textual answers of 1 KiB or more (never streams).
 //! - [`limits`]: rate limits ([`limits::Limiter`]), keyed by participant, device and, loosely,
 //!   by network; `429 rate_limited` with `Retry-After`.
 
@@ -21,6 +22,7 @@ pub mod campaigns;
 pub mod client;
 pub mod clock;
 pub mod extract;
+pub mod gzip;
 pub mod limits;
 pub mod metrics;
 pub mod problem;

@@ -10,9 +10,11 @@
 //! - [`routes`]: the route table ([`routes::configure`]) and the handlers.
 //! - [`views`]: the wire types (JSON bodies and their OpenAPI schemas).
 //! - [`boards`]: reading leaderboards, individual and collective.
+//! - [`stats`]: the participant counter landing pages poll, read once per 2 s per process.
 
 pub mod boards;
 pub mod routes;
+pub mod stats;
 pub mod views;
 
 use baton_hot::HotStore;
@@ -39,4 +41,6 @@ pub struct Quiz {
     /// The per-deployment salt of client fingerprints (`baton_core::anticheat`): the current
     /// token-signing key, so a fingerprint cannot be tested against guessed networks.
     pub client_salt: Arc<[u8]>,
+    /// The campaigns' participant counters, read at most every 2 s (shared by the workers).
+    pub stats: stats::StatsCache,
 }

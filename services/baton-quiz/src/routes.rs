@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// Registers the quiz role's routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(campaign_info)
+        .service(crate::stats::campaign_stats)
         .service(join)
         .service(me)
         .service(start_attempt)
@@ -67,7 +68,7 @@ pub(crate) fn share_url(q: &Quiz, code: &RelayCode) -> String {
 #[get("/api/v1/campaigns/{cid}")]
 async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web::Json<CampaignView>, Problem> {
     let c = campaign(&q, &cid)?;
-    let agg = q.store.aggregates(c.id()).await.map_err(Problem::from)?;
+    let stats = q.stats.get(&q, c.id()).await?;
     let d = c.doc();
     let r = &d.rules;
     Ok(web::Json(CampaignView {
@@ -101,7 +102,7 @@ async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web
                 target: u.target,
             })
             .collect(),
-        stats: StatsView { participants: agg.participants, relayed: agg.relayed },
+        stats,
         wechat_app_id: q.wechat.as_ref().map(|w| w.app_id().to_owned()),
     }))
 }

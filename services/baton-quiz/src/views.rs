@@ -103,7 +103,7 @@ pub struct UnitView {
     pub target: Option<u64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatsView {
     pub participants: u64,
     /// Participants who joined through someone's relay code.

@@ -63,10 +63,7 @@ pub(crate) const FONT_SANS: &str =
 /// The campaign page for `c`: a complete HTML5 document, UTF-8, `lang="zh-CN"`.
 pub fn campaign_page(c: &CardInfo) -> String {
     let title = escape(&one_line(&c.title));
-    let description = escape(&one_line(&c.description));
     let body_description = escape(c.description.trim());
-    let page_url = escape(c.page_url.trim());
-    let image_url = escape(c.image_url.trim());
 
     let mut h = String::with_capacity(4096);
     h.push_str("<!DOCTYPE html>\n");
@@ -75,6 +72,39 @@ pub fn campaign_page(c: &CardInfo) -> String {
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1, viewport-fit=cover\" />\n");
     h.push_str("<meta name=\"format-detection\" content=\"telephone=no\" />\n");
     let _ = writeln!(h, "<meta name=\"theme-color\" content=\"{GREEN}\" />");
+    h.push_str(&head_tags(c));
+    let _ = writeln!(h, "<style>{PAGE_CSS}</style>");
+    if let Some(src) = c.app_script.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let _ = writeln!(h, "<script type=\"module\" src=\"{}\"></script>", escape(src));
+    }
+    h.push_str("</head>\n<body>\n<main id=\"app\" class=\"shell\">\n");
+    h.push_str("<p class=\"badge\">禁毒知识 · 网络接力</p>\n");
+    let _ = writeln!(h, "<h1>{title}</h1>");
+    if !body_description.is_empty() {
+        let _ = writeln!(h, "<p class=\"desc\">{body_description}</p>");
+    }
+    h.push_str(
+        "<p class=\"note\">答题页面正在加载……如果长时间没有反应，请确认浏览器已开启 JavaScript，\
+         或在微信中重新打开本链接。</p>\n",
+    );
+    h.push_str(
+        "<noscript><p class=\"note strong\">本次答题需要启用 JavaScript。\
+         请在浏览器设置中开启后刷新本页。</p></noscript>\n",
+    );
+    h.push_str("<p class=\"foot\">珍爱生命 · 远离毒品</p>\n");
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+/// The `<head>` elements a link preview reads: `<title>`, `description`, the canonical URL,
+/// Open Graph, the Twitter card, WeChat's `itemprop` microdata, and the invite code the visitor
+/// came with (`<meta name="baton:invite-code">`). One element per line, every value escaped.
+pub fn head_tags(c: &CardInfo) -> String {
+    let title = escape(&one_line(&c.title));
+    let description = escape(&one_line(&c.description));
+    let page_url = escape(c.page_url.trim());
+    let image_url = escape(c.image_url.trim());
+    let mut h = String::with_capacity(2048);
     let _ = writeln!(h, "<title>{title}</title>");
     let _ = writeln!(h, "<meta name=\"description\" content=\"{description}\" />");
     let _ = writeln!(h, "<link rel=\"canonical\" href=\"{page_url}\" />");
@@ -98,27 +128,35 @@ pub fn campaign_page(c: &CardInfo) -> String {
     if let Some(code) = c.invite_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let _ = writeln!(h, "<meta name=\"baton:invite-code\" content=\"{}\" />", escape(code));
     }
-    let _ = writeln!(h, "<style>{PAGE_CSS}</style>");
-    if let Some(src) = c.app_script.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let _ = writeln!(h, "<script type=\"module\" src=\"{}\"></script>", escape(src));
-    }
-    h.push_str("</head>\n<body>\n<main id=\"app\" class=\"shell\">\n");
-    h.push_str("<p class=\"badge\">禁毒知识 · 网络接力</p>\n");
-    let _ = writeln!(h, "<h1>{title}</h1>");
-    if !body_description.is_empty() {
-        let _ = writeln!(h, "<p class=\"desc\">{body_description}</p>");
-    }
-    h.push_str(
-        "<p class=\"note\">答题页面正在加载……如果长时间没有反应，请确认浏览器已开启 JavaScript，\
-         或在微信中重新打开本链接。</p>\n",
-    );
-    h.push_str(
-        "<noscript><p class=\"note strong\">本次答题需要启用 JavaScript。\
-         请在浏览器设置中开启后刷新本页。</p></noscript>\n",
-    );
-    h.push_str("<p class=\"foot\">珍爱生命 · 远离毒品</p>\n");
-    h.push_str("</main>\n</body>\n</html>\n");
     h
+}
+
+/// The web app's page shell (its built `index.html`) carrying the card's [`head_tags`]: they
+/// replace the shell's own `<title>`, or go before `</head>` when it has none. The shell is
+/// trusted (it is built with the server); only the card's values are escaped.
+pub fn app_page(shell: &str, c: &CardInfo) -> String {
+    let tags = head_tags(c);
+    let mut out = String::with_capacity(shell.len() + tags.len());
+    if let (Some(a), Some(b)) = (shell.find("<title>"), shell.find("</title>"))
+        && a < b
+    {
+        out.push_str(&shell[..a]);
+        out.push_str(tags.trim_end());
+        out.push_str(&shell[b + "</title>".len()..]);
+        return out;
+    }
+    match shell.find("</head>") {
+        Some(at) => {
+            out.push_str(&shell[..at]);
+            out.push_str(&tags);
+            out.push_str(&shell[at..]);
+        }
+        None => {
+            out.push_str(&tags);
+            out.push_str(shell);
+        }
+    }
+    out
 }
 
 /// Styles of the fallback body: system fonts only, readable on a small phone.
@@ -555,6 +593,33 @@ mod tests {
         assert!(lines.iter().all(|l| !l.starts_with(' ') && !l.ends_with(' ')), "{lines:?}");
         assert_eq!(lines.join(" "), "Say no to drugs together");
         assert!(wrap_lines("", 100.0, 20.0, 2).is_empty());
+    }
+
+    #[test]
+    fn app_page_carries_the_card_in_the_shell() {
+        let shell = "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\" />\n\
+                     <title>app</title>\n<script>var x = 1;</script>\n\
+                     <script type=\"module\" src=\"/assets/index-1.js\"></script>\n</head>\n<body><div id=\"app\"></div></body></html>\n";
+        let page = app_page(shell, &info());
+        assert_eq!(page.matches("<title>").count(), 1);
+        assert!(page.contains("<title>全民禁毒网络接力大赛</title>"));
+        assert!(!page.contains("<title>app</title>"));
+        assert!(page.contains("<meta name=\"baton:invite-code\" content=\"7k3mz9qx2p\" />"));
+        // The shell's own scripts and body are kept as they were.
+        assert!(page.contains("<script>var x = 1;</script>") && page.contains("src=\"/assets/index-1.js\""));
+        assert!(page.ends_with("<body><div id=\"app\"></div></body></html>\n"));
+        let head = &page[..page.find("</head>").unwrap()];
+        assert!(head.contains("property=\"og:image\" content=\"https://baton.example.cn/c/demo/card.png\""));
+
+        // Hostile card values stay inert in the shell too.
+        let bad = app_page(shell, &hostile());
+        assert!(!bad.contains("<script>alert(1)</script>"), "{bad}");
+        assert_eq!(bad.matches("<script").count(), 2, "only the shell's scripts");
+
+        // A shell without a title gets the tags before </head>; one without a head, first.
+        let untitled = app_page("<html><head></head><body></body></html>", &info());
+        assert!(untitled.find("<title>").unwrap() < untitled.find("</head>").unwrap());
+        assert!(app_page("<p>x</p>", &info()).starts_with("<title>"));
     }
 
     #[test]

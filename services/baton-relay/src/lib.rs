@@ -38,4 +38,7 @@ pub struct Relay {
     pub public_url: String,
     /// Rate limits (shares per participant).
     pub limits: baton_http::limits::Limiter,
+    /// The citizen web app's page shell (`baton_web::citizen_shell`), served at `/c/{campaign}`
+    /// with the share card's metadata; `None`: a small page of the relay role's own.
+    pub app_shell: Option<Arc<str>>,
 }

@@ -1,7 +1,7 @@
 //! The relay role's route table and handlers.
 
 use crate::Relay;
-use crate::card::{CardInfo, campaign_page, card_image_svg};
+use crate::card::{CardInfo, app_page, campaign_page, card_image_svg};
 use crate::poster::{PosterInfo, poster_svg};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(short_link)
         .service(campaign_card_page)
         .service(card_image)
+        .service(app_screen)
+        .service(app_result_screen)
         .service(my_relay)
         .service(poster)
         .service(share);
@@ -70,7 +72,9 @@ pub struct PageQuery {
     pub invite: Option<String>,
 }
 
-/// The campaign page, with the metadata WeChat and other apps read for a share card.
+/// The campaign page, with the metadata WeChat and other apps read for a share card: the
+/// citizen web app's page when it is built (history mode: its screens under `/c/{cid}/…` are
+/// the same page), else a small page of its own.
 #[utoipa::path(tag = "relay", params(PageQuery), responses(
     (status = 200, description = "HTML", content_type = "text/html"),
     (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
@@ -81,17 +85,68 @@ async fn campaign_card_page(
     cid: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let c = campaign_of(&r, &cid)?;
+    page(&r, &cid, query.invite.as_deref())
+}
+
+/// A screen of the citizen web app (`join`, `quiz`, `share`, `boards`): the campaign page.
+#[utoipa::path(tag = "relay", params(
+    ("cid" = String, Path, description = "The campaign"),
+    ("screen" = String, Path, description = "join, quiz, share or boards"),
+    PageQuery,
+), responses(
+    (status = 200, description = "HTML: the campaign page", content_type = "text/html"),
+    (status = 404, description = "campaign_not_found, page_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/c/{cid}/{screen}")]
+async fn app_screen(
+    r: web::Data<Relay>,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let (cid, screen) = path.into_inner();
+    if !SCREENS.contains(&screen.as_str()) {
+        return Err(Problem::not_found("page_not_found", "There is no such page."));
+    }
+    page(&r, &cid, query.invite.as_deref())
+}
+
+/// The citizen web app's result screen of an attempt: the campaign page.
+#[utoipa::path(tag = "relay", params(PageQuery), responses(
+    (status = 200, description = "HTML: the campaign page", content_type = "text/html"),
+    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/c/{cid}/result/{aid}")]
+async fn app_result_screen(
+    r: web::Data<Relay>,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    page(&r, &path.0, query.invite.as_deref())
+}
+
+/// The citizen app's screens under `/c/{cid}/` (besides `result/{aid}`).
+const SCREENS: [&str; 4] = ["join", "quiz", "share", "boards"];
+
+fn page(r: &Relay, cid: &str, invite: Option<&str>) -> Result<HttpResponse, Problem> {
+    let c = campaign_of(r, cid)?;
     let d = c.doc();
-    let page = campaign_page(&CardInfo {
+    let card = CardInfo {
         title: d.title.clone(),
         description: d.description.clone(),
         page_url: format!("{}/c/{}", r.public_url, c.id()),
         image_url: format!("{}/c/{}/card.svg", r.public_url, c.id()),
-        invite_code: query.invite.as_deref().and_then(RelayCode::parse).map(|c| c.to_string()),
+        invite_code: invite.and_then(RelayCode::parse).map(|c| c.to_string()),
         app_script: None,
-    });
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page))
+    };
+    let html = match &r.app_shell {
+        Some(shell) => app_page(shell, &card),
+        None => campaign_page(&card),
+    };
+    // Revalidated at every visit, so a new release of the app reaches phones at once.
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(html))
 }
 
 /// The image of the campaign's share card.

@@ -101,6 +101,10 @@ pub struct Services {
     client_salt: Arc<[u8]>,
     openapi_json: Arc<String>,
     route_table: Arc<RouteTable>,
+    /// The participant counters' readings, shared by the workers.
+    stats: baton_quiz::stats::StatsCache,
+    /// The citizen web app's page shell, when it was built.
+    app_shell: Option<Arc<str>>,
 }
 
 impl Services {
@@ -184,7 +188,10 @@ impl Services {
             client_salt: Arc::from(keys[0].secret()),
             openapi_json,
             route_table,
+            app_shell: baton_web::citizen_shell(),
+            stats: Default::default(),
         };
+        baton_web::warn_if_missing();
         s.reload_campaigns().await?;
         if s.config.redis_url.is_none() {
             // The embedded store starts empty: put every campaign's hot state back from SQL.
@@ -337,6 +344,7 @@ pub fn app(
         db: s.db.clone(),
         limits: s.limiter.clone(),
         client_salt: s.client_salt.clone(),
+        stats: s.stats.clone(),
     };
     let relay = baton_relay::Relay {
         store: s.store.clone(),
@@ -345,9 +353,21 @@ pub fn app(
         clock: s.clock.clone(),
         public_url: s.config.public_url.clone(),
         limits: s.limiter.clone(),
+        app_shell: s.app_shell.clone(),
     };
     let (app, _) = routes(App::new().into_utoipa_app(), &s.config.roles, !s.config.separate_metrics).split_for_parts();
+    // The web apps' pages and files: not API, so not in the OpenAPI document.
+    let roles = s.config.roles.clone();
+    let app = app.configure(|cfg| {
+        if roles.has(Role::Relay) {
+            baton_web::configure_citizen(cfg);
+        }
+        if roles.has(Role::Console) {
+            baton_web::configure_console(cfg);
+        }
+    });
     app.app_data(web::Data::new(quiz))
+        .app_data(web::Data::new(baton_web::FrontPage { campaigns: s.campaigns.clone(), clock: s.clock.clone() }))
         .app_data(web::Data::new(relay))
         .app_data(web::Data::new(s.wechat.clone()))
         .app_data(web::Data::new(s.console.clone()))
@@ -362,6 +382,7 @@ pub fn app(
         .app_data(path_config())
         .app_data(web::Data::new(s.route_table.clone()))
         .default_service(web::to(not_routed))
+        .wrap(from_fn(baton_http::gzip::compress))
         .wrap(from_fn(track))
         // Outermost: everything below runs inside the request's span (its id on every log line).
         .wrap(from_fn(request_span))
