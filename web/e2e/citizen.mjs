@@ -1,9 +1,8 @@
 // Real-browser e2e for the citizen H5 app (web/citizen).
 //
 // Starts `target/debug/baton serve --demo --rate-limits off` on a free port with a temporary
-// SQLite database, serves web/citizen/dist with `vite preview` (its proxy sends /api, /r and
-// /c/{cid}/card.svg to that server, as `baton serve` will serve them on one origin later), and
-// drives Debian's chromium (playwright-core) as a WeChat webview on a 375×812 phone over an
+// SQLite database (it serves the app it was built with: web/citizen/dist, at /c/{cid}, with
+// the API, the relay links and the card image on the same origin), and drives Debian's chromium (playwright-core) as a WeChat webview on a 375×812 phone over an
 // emulated slow 4G link (CDP Network.emulateNetworkConditions: 150 ms latency, 1.6 Mbit/s down,
 // 750 kbit/s up, cold cache):
 //   an inviter joins through the API → the browser opens its relay link /r/{code} (the server's
@@ -11,7 +10,8 @@
 //   cascader, unit, nickname) → first question → answers all questions, checking the feedback
 //   (icon + text + correct answer + explanation) each time → result with ranks → share view
 //   (link, poster, private relay stats; the inviter's relay counts the join) → leaderboards.
-// Asserts: time to the first question (see below) < 3 s, no request leaves the origin, tap
+// Asserts: time to the first question (see below) < 3 s, the first load on the wire (the
+// campaign page and the files it names, gzipped as baton sends them) < 120 KB, no request leaves the origin, tap
 // targets ≥ 44 px, no horizontal overflow at 320 px and with the root font enlarged 1.5×.
 // Screenshots go to web/screenshots/citizen-*.png.
 //
@@ -23,7 +23,7 @@
 // The time the (scripted) person spends choosing a place and typing is reported, not counted.
 //
 // Usage: node web/e2e/citizen.mjs   (env: BATON_BIN, CHROMIUM, HEADFUL=1, NO_THROTTLE=1)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, existsSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -107,11 +107,7 @@ async function noOverflow(page, label) {
 
 async function main() {
   assert.ok(existsSync(bin), `${bin} is missing: run cargo build -p baton first`);
-  if (!process.env.SKIP_BUILD || !existsSync(join(appDir, 'dist/index.html'))) {
-    log('building web/citizen');
-    const b = spawnSync('npx', ['vite', 'build'], { cwd: appDir, stdio: 'inherit' });
-    assert.equal(b.status, 0, 'vite build failed');
-  }
+  assert.ok(existsSync(join(appDir, 'dist/index.html')), 'web/citizen/dist is missing: cargo build -p baton builds it (with Node.js installed)');
   mkdirSync(shots, { recursive: true });
 
   const apiPort = await freePort();
@@ -121,19 +117,11 @@ async function main() {
   await waitFor(`${api}/api/v1/campaigns/demo`);
   log('baton at', api);
 
-  const webPort = await freePort();
-  const web = `http://127.0.0.1:${webPort}`;
-  const preview = start('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(webPort), '--strictPort'], {
-    cwd: appDir,
-    env: { ...process.env, BATON_API: api },
-  });
-  try {
-    await waitFor(`${web}/`, 60000);
-  } catch (e) {
-    console.error(preview.output());
-    throw e;
-  }
-  log('app at', web);
+  // baton serves the app itself: the campaign page is the app's page with the share card in it.
+  const web = api;
+  const shell = await (await fetch(`${web}/c/demo`)).text();
+  assert.match(shell, /<script type="module"[^>]* src="\/assets\/[^"]+\.js"/, 'baton serves the built citizen app at /c/demo');
+  assert.match(shell, /<meta property="og:title" content="[^"]*株洲[^"]*" \/>/, 'with the share card in its head');
 
   // An existing participant whose relay link the browser opens.
   const inviter = await (
@@ -171,6 +159,17 @@ async function main() {
 
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
+  // What the first load really costs on the wire (gzip as baton sends it, headers included):
+  // the campaign page and the files it names, as fetched by the phone.
+  const firstLoad = new Set(['/c/demo', ...(shell.match(/\/assets\/[^"]+\.(?:js|css)/g) || [])]);
+  const wire = new Map();
+  cdp.on('Network.responseReceived', (e) => {
+    const u = new URL(e.response.url);
+    if (firstLoad.has(u.pathname)) wire.set(e.requestId, { path: u.pathname, bytes: 0, encoding: e.response.headers['content-encoding'] || '' });
+  });
+  cdp.on('Network.loadingFinished', (e) => {
+    if (wire.has(e.requestId)) wire.get(e.requestId).bytes = e.encodedDataLength;
+  });
   await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
   if (!process.env.NO_THROTTLE) {
     await cdp.send('Network.emulateNetworkConditions', {
@@ -189,6 +188,12 @@ async function main() {
   assert.match(page.url(), new RegExp(`/c/demo\\?invite=${inviter.relay_code}$`), 'the relay redirect lands in the app with the invite');
   await page.getByTestId('participants').waitFor();
   log(`relay link → landing visible: ${tLanding} ms (url ${page.url()})`);
+  const loaded = [...wire.values()];
+  const wireKB = loaded.reduce((n, f) => n + f.bytes, 0) / 1024;
+  log(`first load on the wire: ${wireKB.toFixed(1)} KB (${loaded.map((f) => `${f.path} ${(f.bytes / 1024).toFixed(1)} KB ${f.encoding}`).join(', ')})`);
+  assert.equal(loaded.length, firstLoad.size, 'the page and every file it names were fetched');
+  assert.ok(loaded.filter((f) => f.path.startsWith('/assets/')).every((f) => f.encoding === 'gzip'), 'the app files come gzipped');
+  assert.ok(wireKB < 120, `first load ${wireKB.toFixed(1)} KB on the wire (budget 120 KB)`);
   await page.screenshot({ path: join(shots, 'citizen-landing.png') });
 
   // (2) 参加 → join form.

@@ -2,7 +2,7 @@
 //
 // Starts `target/debug/baton serve --demo --rate-limits off` on a free port with a temporary
 // SQLite database, creates an admin and a region-scoped viewer (hetang) with
-// `baton organizer add`, serves web/console/dist with `vite preview` proxying /api to it, and
+// `baton organizer add` (the server serves web/console/dist at /console/, the API beside it), and
 // drives Debian's chromium (playwright-core) at 1440×900:
 //   admin: login → live overview → a citizen joins through the API → the participant figure
 //          changes without a reload → districts/units/questions/relay/flags → CSV export
@@ -69,11 +69,7 @@ process.on('SIGINT', () => process.exit(130))
 
 async function main() {
   assert.ok(existsSync(bin), `${bin} is missing: run cargo build -p baton first`)
-  if (!existsSync(join(consoleDir, 'dist/index.html'))) {
-    log('building web/console')
-    const b = spawnSync('npx', ['vite', 'build'], { cwd: consoleDir, stdio: 'inherit' })
-    assert.equal(b.status, 0, 'vite build failed')
-  }
+  assert.ok(existsSync(join(consoleDir, 'dist/index.html')), 'web/console/dist is missing: cargo build -p baton builds it (with Node.js installed)')
   mkdirSync(shots, { recursive: true })
 
   const apiPort = await freePort()
@@ -89,9 +85,7 @@ async function main() {
     assert.equal(r.status, 0, `organizer add ${args[0]} failed: ${r.stderr}`)
   }
 
-  const uiPort = await freePort()
-  const ui = `http://127.0.0.1:${uiPort}/console/`
-  start('npx', ['vite', 'preview', '--port', String(uiPort), '--strictPort', '--host', '127.0.0.1'], { cwd: consoleDir, env: { ...process.env, BATON_API: api } })
+  const ui = `${api}/console/`
   await waitFor(ui)
   log('console served at', ui)
 

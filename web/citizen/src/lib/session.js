@@ -94,6 +94,12 @@ export const api = {
     state.result = r.data;
     return r.data;
   },
+  /** The participant counter (cheap, cached a few seconds by the server): updates the campaign's stats. */
+  async stats(cid = state.cid) {
+    const r = await client.call('GET', `/api/v1/campaigns/${enc(cid)}/stats`, { retries: 0 });
+    if (state.campaign && state.campaign.id === cid) state.campaign = { ...state.campaign, stats: r.data };
+    return r.data;
+  },
   async relay() {
     return (await client.call('GET', '/api/v1/me/relay', { auth: true })).data;
   },
