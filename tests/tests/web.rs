@@ -73,6 +73,12 @@ async fn citizen_pages_carry_the_card_and_the_app() {
     assert_eq!((card.status, card.header("content-type")), (200, Some("image/svg+xml")));
     app.get("/c/demo/nothing-here", None).await.problem(404, "page_not_found");
     app.get("/c/no-such-campaign/join", None).await.problem(404, "campaign_not_found");
+    // A browser following a dead link gets the app (which tells the person), with the 404.
+    let browser = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let dead = app.raw("GET", "/c/no-such-campaign", &browser, b"").await;
+    assert_eq!(dead.status, 404);
+    assert_eq!(referenced(&dead.text(), "/assets/"), scripts);
+    assert!(!dead.text().contains("og:title"), "no card for a campaign that is not there");
 
     // The app's files: cached for a year, gzipped for clients that take it, revalidated by ETag.
     for file in &scripts {

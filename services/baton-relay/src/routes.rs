@@ -4,7 +4,7 @@ use crate::Relay;
 use crate::card::{CardInfo, app_page, campaign_page, card_image_svg};
 use crate::poster::{PosterInfo, poster_svg};
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use baton_core::campaign::Campaign;
 use baton_core::events::ShareChannel;
 use baton_core::ids::CampaignId;
@@ -77,15 +77,16 @@ pub struct PageQuery {
 /// the same page), else a small page of its own.
 #[utoipa::path(tag = "relay", params(PageQuery), responses(
     (status = 200, description = "HTML", content_type = "text/html"),
-    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "campaign_not_found (a browser asking for text/html gets the web app's page, which says so)", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/c/{cid}")]
 async fn campaign_card_page(
     r: web::Data<Relay>,
+    req: HttpRequest,
     cid: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    page(&r, &cid, query.invite.as_deref())
+    page(&r, &req, &cid, query.invite.as_deref())
 }
 
 /// A screen of the citizen web app (`join`, `quiz`, `share`, `boards`): the campaign page.
@@ -95,11 +96,12 @@ async fn campaign_card_page(
     PageQuery,
 ), responses(
     (status = 200, description = "HTML: the campaign page", content_type = "text/html"),
-    (status = 404, description = "campaign_not_found, page_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "campaign_not_found (a browser asking for text/html gets the web app's page, which says so), page_not_found", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/c/{cid}/{screen}")]
 async fn app_screen(
     r: web::Data<Relay>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
@@ -107,28 +109,39 @@ async fn app_screen(
     if !SCREENS.contains(&screen.as_str()) {
         return Err(Problem::not_found("page_not_found", "There is no such page."));
     }
-    page(&r, &cid, query.invite.as_deref())
+    page(&r, &req, &cid, query.invite.as_deref())
 }
 
 /// The citizen web app's result screen of an attempt: the campaign page.
 #[utoipa::path(tag = "relay", params(PageQuery), responses(
     (status = 200, description = "HTML: the campaign page", content_type = "text/html"),
-    (status = 404, description = "campaign_not_found", body = ProblemDoc, content_type = "application/problem+json"),
+    (status = 404, description = "campaign_not_found (a browser asking for text/html gets the web app's page, which says so)", body = ProblemDoc, content_type = "application/problem+json"),
 ))]
 #[get("/c/{cid}/result/{aid}")]
 async fn app_result_screen(
     r: web::Data<Relay>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    page(&r, &path.0, query.invite.as_deref())
+    page(&r, &req, &path.0, query.invite.as_deref())
 }
 
 /// The citizen app's screens under `/c/{cid}/` (besides `result/{aid}`).
 const SCREENS: [&str; 4] = ["join", "quiz", "share", "boards"];
 
-fn page(r: &Relay, cid: &str, invite: Option<&str>) -> Result<HttpResponse, Problem> {
-    let c = campaign_of(r, cid)?;
+fn page(r: &Relay, req: &HttpRequest, cid: &str, invite: Option<&str>) -> Result<HttpResponse, Problem> {
+    let c = match (campaign_of(r, cid), &r.app_shell) {
+        (Ok(c), _) => c,
+        // A browser following a dead link gets the app, which says so in the person's language.
+        (Err(_), Some(shell)) if wants_html(req) => {
+            return Ok(HttpResponse::NotFound()
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-cache"))
+                .body(shell.to_string()));
+        }
+        (Err(e), _) => return Err(e),
+    };
     let d = c.doc();
     let card = CardInfo {
         title: d.title.clone(),
@@ -147,6 +160,11 @@ fn page(r: &Relay, cid: &str, invite: Option<&str>) -> Result<HttpResponse, Prob
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(html))
+}
+
+/// Does the client ask for HTML (a browser navigating) rather than anything at all?
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
 /// The image of the campaign's share card.

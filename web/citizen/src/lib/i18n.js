@@ -38,7 +38,7 @@ const zh = {
   me: '我', total: '共 {n} 名', empty: '暂无数据', people: '人', pts: '分', loading: '加载中…', retry: '重试',
   err_network: '网络不太好，请稍后重试', err_rate_limited: '操作太频繁，{s} 秒后自动重试',
   err_attempts_exhausted: '今天的答题次数已用完，明天再来', err_campaign_not_live: '活动当前不在进行中',
-  err_attempt_finished: '本次答题时间已到', err_unauthorized: '登录已过期，请重新报名', err_generic: '出错了：{d}',
+  err_campaign_not_found: '没有找到这个活动，请检查链接是否完整', err_attempt_finished: '本次答题时间已到', err_unauthorized: '登录已过期，请重新报名', err_generic: '出错了：{d}',
   home: '首页', back: '返回',
 };
 const en = {
@@ -66,7 +66,7 @@ const en = {
   me: 'Me', total: '{n} in total', empty: 'Nothing yet', people: 'people', pts: 'pts', loading: 'Loading…', retry: 'Retry',
   err_network: 'Network trouble, please try again', err_rate_limited: 'Too many requests, retrying in {s} s',
   err_attempts_exhausted: 'No rounds left today: come back tomorrow', err_campaign_not_live: 'The campaign is not running now',
-  err_attempt_finished: 'This round\'s time is over', err_unauthorized: 'Session expired: please join again', err_generic: 'Something went wrong: {d}',
+  err_campaign_not_found: 'There is no such campaign: check that the link is complete', err_attempt_finished: 'This round\'s time is over', err_unauthorized: 'Session expired: please join again', err_generic: 'Something went wrong: {d}',
   home: 'Home', back: 'Back',
 };
 const dicts = { zh, en };
