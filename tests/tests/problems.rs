@@ -303,8 +303,9 @@ async fn array_bodies_are_refused() {
 async fn unknown_routes_are_404_route_not_found() {
     let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
     for (method, path) in [
-        ("GET", "/"),
+        ("POST", "/"),
         ("GET", "/nope"),
+        ("GET", "/index.html"),
         ("GET", "/api"),
         ("GET", "/api/v1"),
         ("GET", "/api/v1/nope"),

@@ -2,7 +2,7 @@
 //!
 //! The hot store's aggregates are read at most once per [`FRESH_MS`] per campaign and process,
 //! whatever the number of pollers, and the answer may be cached by the browser and any proxy
-//! for [`MAX_AGE_S`] seconds. The campaign page's own `stats` come from the same reading.
+//! for [`MAX_AGE_S`] seconds. (The campaign page, read once per visit, counts exactly.)
 
 use crate::Quiz;
 use crate::routes::campaign;
