@@ -22,8 +22,9 @@ fn main() {
     let web = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../../web");
     println!("cargo:rerun-if-env-changed=BATON_WEB_BUILD");
     for app in APPS {
-        for input in INPUTS {
-            println!("cargo:rerun-if-changed={}", web.join(app).join(input).display());
+        // Only inputs that exist: cargo reruns a build script at every build for a missing one.
+        for input in INPUTS.iter().map(|i| web.join(app).join(i)).filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", input.display());
         }
     }
     let mode = std::env::var("BATON_WEB_BUILD").unwrap_or_else(|_| "auto".into());
