@@ -22,6 +22,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/attempts/{aid}/answers", &["post"]),
     ("/api/v1/attempts/{aid}/finish", &["post"]),
     ("/api/v1/campaigns/{cid}/leaderboards/{board}", &["get"]),
+    ("/", &["get"]),
     ("/r/{code}", &["get"]),
     ("/c/{cid}", &["get"]),
     ("/c/{cid}/card.svg", &["get"]),

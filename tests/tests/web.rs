@@ -34,9 +34,12 @@ fn referenced(html: &str, prefix: &str) -> Vec<String> {
 async fn citizen_pages_carry_the_card_and_the_app() {
     let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
 
-    // The front page leads to the campaign that is live.
-    let r = app.get("/", None).await;
-    assert_eq!((r.status, r.header("location")), (302, Some("/c/demo")));
+    // The front page is the page of the campaign that is live, named for the app.
+    let front = app.get("/", None).await;
+    assert_eq!(front.status, 200);
+    let front = front.text();
+    assert!(front.contains("<meta name=\"baton:campaign\" content=\"demo\" />"), "{front}");
+    assert!(front.contains("<link rel=\"canonical\" href=\"https://baton.test/c/demo\" />"), "{front}");
 
     let page = app.get("/c/demo?invite=7K3MZ9QX2P", None).await;
     assert_eq!(page.status, 200);

@@ -337,8 +337,10 @@ async function main() {
   // English, 320 px, enlarged font.
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.setViewportSize({ width: 320, height: 640 });
-  await page.goto(`${web}/c/demo`);
+  // The front page is the live campaign's page: the app moves to its address.
+  await page.goto(`${web}/`);
   await page.getByTestId('title').waitFor();
+  assert.match(page.url(), /\/c\/demo$/, 'the front page leads into the live campaign');
   await page.locator('.bar .lang').click();
   await page.getByTestId('start').filter({ hasText: /Start|Continue/ }).waitFor();
   await noOverflow(page, 'landing 320px');

@@ -1,21 +1,20 @@
-//! The campaign page shell and its share card.
+//! The campaign page and its share card.
 //!
-//! [`campaign_page`] is the HTML document served at `GET /c/{campaign_id}` (where a
-//! `/r/{code}` short link lands): a small, complete HTML5 page whose `<head>` carries
-//! everything a link preview reads — `<title>`, `description`, Open Graph, the Twitter card
-//! and the `itemprop` microdata WeChat's own preview reads — and whose `<body>` is a readable
-//! Simplified Chinese fallback (title, description, a note that the quiz needs JavaScript)
-//! that the web app replaces once its script runs. The invite code the visitor came with is
-//! kept in `<meta name="baton:invite-code">` for the app to send when joining.
+//! [`head_tags`] are what a link preview reads — `<title>`, `description`, Open Graph, the
+//! Twitter card and the `itemprop` microdata WeChat's own preview reads — plus the campaign's
+//! id (`<meta name="baton:campaign">`) and the invite code the visitor came with
+//! (`<meta name="baton:invite-code">`). [`app_page`] puts them into the citizen web app's page
+//! (what `GET /c/{campaign_id}` serves when the app was built); [`campaign_page`] is a small,
+//! complete HTML5 page of its own with the same head and a readable Simplified Chinese body
+//! (title, description, a note that the quiz needs JavaScript), for when it was not.
 //!
 //! [`card_image_svg`] draws the 500×400 share image: title, subtitle and a relay-baton motif,
 //! made of shapes only.
 //!
 //! Every string that reaches the output is escaped (`escape`): titles and descriptions
 //! come from organizers and the invite code from a URL, so all of them are treated as
-//! hostile. The page makes no request to another host (no CDN fonts or scripts) and has no
-//! inline script, so a strict `script-src 'self'` policy can be set on it. The output is
-//! also well-formed XML (void elements are self-closed, only the five XML entities are
+//! hostile. [`campaign_page`] makes no request to another host (no CDN fonts or scripts) and
+//! has no script at all. Its output is also well-formed XML (void elements are self-closed, only the five XML entities are
 //! used), which the tests exploit to check its structure with an XML parser.
 //!
 //! The helpers shared with [`crate::poster`] (escaping, font stacks, line breaking and the
@@ -37,8 +36,8 @@ pub struct CardInfo {
     pub image_url: String,
     /// The invite (relay) code the visitor came with, as found in the URL: untrusted.
     pub invite_code: Option<String>,
-    /// The web app's entry script (same-origin path), loaded as `<script type="module">`.
-    pub app_script: Option<String>,
+    /// The campaign's id (`<meta name="baton:campaign">`: the web app's campaign at `/`).
+    pub campaign_id: Option<String>,
 }
 
 /// Width of the share image drawn by [`card_image_svg`].
@@ -74,9 +73,6 @@ pub fn campaign_page(c: &CardInfo) -> String {
     let _ = writeln!(h, "<meta name=\"theme-color\" content=\"{GREEN}\" />");
     h.push_str(&head_tags(c));
     let _ = writeln!(h, "<style>{PAGE_CSS}</style>");
-    if let Some(src) = c.app_script.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let _ = writeln!(h, "<script type=\"module\" src=\"{}\"></script>", escape(src));
-    }
     h.push_str("</head>\n<body>\n<main id=\"app\" class=\"shell\">\n");
     h.push_str("<p class=\"badge\">禁毒知识 · 网络接力</p>\n");
     let _ = writeln!(h, "<h1>{title}</h1>");
@@ -98,7 +94,7 @@ pub fn campaign_page(c: &CardInfo) -> String {
 
 /// The `<head>` elements a link preview reads: `<title>`, `description`, the canonical URL,
 /// Open Graph, the Twitter card, WeChat's `itemprop` microdata, and the invite code the visitor
-/// came with (`<meta name="baton:invite-code">`). One element per line, every value escaped.
+/// came with (`<meta name="baton:invite-code">`) and the campaign's id (`baton:campaign`). One element per line, every value escaped.
 pub fn head_tags(c: &CardInfo) -> String {
     let title = escape(&one_line(&c.title));
     let description = escape(&one_line(&c.description));
@@ -125,6 +121,9 @@ pub fn head_tags(c: &CardInfo) -> String {
     let _ = writeln!(h, "<meta itemprop=\"name\" content=\"{title}\" />");
     let _ = writeln!(h, "<meta itemprop=\"description\" content=\"{description}\" />");
     let _ = writeln!(h, "<meta itemprop=\"image\" content=\"{image_url}\" />");
+    if let Some(id) = c.campaign_id.as_deref() {
+        let _ = writeln!(h, "<meta name=\"baton:campaign\" content=\"{}\" />", escape(id));
+    }
     if let Some(code) = c.invite_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let _ = writeln!(h, "<meta name=\"baton:invite-code\" content=\"{}\" />", escape(code));
     }
@@ -413,7 +412,7 @@ mod tests {
             page_url: "https://baton.example.cn/c/demo".into(),
             image_url: "https://baton.example.cn/c/demo/card.png".into(),
             invite_code: Some("7k3mz9qx2p".into()),
-            app_script: Some("/assets/app.js".into()),
+            campaign_id: Some("demo".into()),
         }
     }
 
@@ -425,7 +424,7 @@ mod tests {
             page_url: format!("javascript:{h}"),
             image_url: h.clone(),
             invite_code: Some(h.clone()),
-            app_script: Some(h),
+            campaign_id: Some(h),
         }
     }
 
@@ -470,14 +469,12 @@ mod tests {
             ("itemprop", "description", one),
             ("itemprop", "image", "https://baton.example.cn/c/demo/card.png"),
             ("name", "baton:invite-code", "7k3mz9qx2p"),
+            ("name", "baton:campaign", "demo"),
         ] {
             assert_eq!(meta(&doc, attr, name), [want], "{attr}={name}");
         }
-        // The module script, and no other script.
-        let scripts: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("script")).collect();
-        assert_eq!(scripts.len(), 1);
-        assert_eq!(scripts[0].attribute("type"), Some("module"));
-        assert_eq!(scripts[0].attribute("src"), Some("/assets/app.js"));
+        // No script: the page stands alone (the web app's page is `app_page`).
+        assert!(!doc.descendants().any(|n| n.has_tag_name("script")));
         // Fallback body in Chinese: title, description (line break kept), JavaScript note.
         let body = doc.descendants().find(|n| n.has_tag_name("body")).unwrap();
         let text: String = body.descendants().filter_map(|n| n.text()).collect();
@@ -488,12 +485,12 @@ mod tests {
     }
 
     #[test]
-    fn page_without_invite_or_script() {
-        let c = CardInfo { invite_code: None, app_script: None, ..info() };
+    fn page_without_invite_or_campaign() {
+        let c = CardInfo { invite_code: None, campaign_id: None, ..info() };
         let html = campaign_page(&c);
         let doc = parse(&html);
         assert!(meta(&doc, "name", "baton:invite-code").is_empty());
-        assert!(!html.contains("<script"));
+        assert!(meta(&doc, "name", "baton:campaign").is_empty());
         // A blank invite code is no invite code.
         let c = CardInfo { invite_code: Some("  ".into()), ..info() };
         assert!(!campaign_page(&c).contains("baton:invite-code"));
@@ -534,10 +531,11 @@ mod tests {
         assert_eq!(meta(&doc, "name", "baton:invite-code"), [clean.as_str()]);
         assert_eq!(meta(&doc, "property", "og:title"), [clean.as_str()]);
         assert_eq!(meta(&doc, "itemprop", "image"), [clean.as_str()]);
-        // The only script element is the one the server configured; no element came in.
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("script")).count(), 1);
+        assert_eq!(meta(&doc, "name", "baton:campaign"), [clean.as_str()]);
+        // No script element, and no element came in.
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("script")).count(), 0);
         let tags: Vec<&str> = doc.descendants().filter(|n| n.is_element()).map(|n| n.tag_name().name()).collect();
-        let known = ["html", "head", "meta", "title", "link", "style", "script", "body", "main", "p", "h1", "noscript"];
+        let known = ["html", "head", "meta", "title", "link", "style", "body", "main", "p", "h1", "noscript"];
         assert!(tags.iter().all(|t| known.contains(t)), "{tags:?}");
         // Every attribute stays inside its quotes: no event handler attributes appeared.
         assert!(doc.descendants().flat_map(|n| n.attributes()).all(|a| !a.name().starts_with("on")));

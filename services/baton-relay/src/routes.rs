@@ -5,7 +5,7 @@ use crate::card::{CardInfo, app_page, campaign_page, card_image_svg};
 use crate::poster::{PosterInfo, poster_svg};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use baton_core::campaign::Campaign;
+use baton_core::campaign::{Campaign, Status};
 use baton_core::events::ShareChannel;
 use baton_core::ids::CampaignId;
 use baton_core::relay::RelayCode;
@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 /// Registers the relay role's routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(short_link)
+        .service(front_page)
         .service(campaign_card_page)
         .service(card_image)
         .service(app_screen)
@@ -70,6 +71,26 @@ async fn short_link(r: web::Data<Relay>, code: web::Path<String>) -> Result<Http
 pub struct PageQuery {
     /// The relay code the visitor came with.
     pub invite: Option<String>,
+}
+
+/// The front page: the page of the campaign citizens should see now — the live one that
+/// started last, else the next to start, else the one that ended last.
+#[utoipa::path(tag = "relay", responses(
+    (status = 200, description = "HTML: that campaign's page (as /c/{cid})", content_type = "text/html"),
+    (status = 404, description = "campaign_not_found: there is no campaign (a browser asking for text/html gets the web app's page, which says so)", body = ProblemDoc, content_type = "application/problem+json"),
+))]
+#[get("/")]
+async fn front_page(r: web::Data<Relay>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let now = r.clock.now_ms();
+    let all: Vec<_> = r.campaigns.ids().iter().filter_map(|id| r.campaigns.get(id)).collect();
+    let pick = all
+        .iter()
+        .filter(|c| c.status(now) == Status::Live)
+        .max_by_key(|c| c.starts_ms())
+        .or_else(|| all.iter().filter(|c| c.status(now) == Status::Upcoming).min_by_key(|c| c.starts_ms()))
+        .or_else(|| all.iter().max_by_key(|c| c.ends_ms()));
+    let id = pick.map(|c| c.id().to_string()).unwrap_or_default();
+    page(&r, &req, &id, None)
 }
 
 /// The campaign page, with the metadata WeChat and other apps read for a share card: the
@@ -149,7 +170,7 @@ fn page(r: &Relay, req: &HttpRequest, cid: &str, invite: Option<&str>) -> Result
         page_url: format!("{}/c/{}", r.public_url, c.id()),
         image_url: format!("{}/c/{}/card.svg", r.public_url, c.id()),
         invite_code: invite.and_then(RelayCode::parse).map(|c| c.to_string()),
-        app_script: None,
+        campaign_id: Some(c.id().to_string()),
     };
     let html = match &r.app_shell {
         Some(shell) => app_page(shell, &card),

@@ -12,15 +12,12 @@
 //!
 //! The citizen app's page is served by the relay role (`/c/{campaign}` carries the campaign's
 //! share-card metadata, see `baton_relay::card`), from [`citizen_shell`]; this crate serves the
-//! files and the front page.
+//! files.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use baton_core::campaign::Status;
 use baton_http::Problem;
-use baton_http::campaigns::Campaigns;
-use baton_http::clock::Clock;
 use baton_http::gzip::{accepts_gzip, compressible, gzip};
 use rust_embed::{EmbeddedFile, RustEmbed};
 use std::collections::HashMap;
@@ -86,16 +83,9 @@ pub fn warn_if_missing() {
     }
 }
 
-/// What the front page needs.
-#[derive(Clone)]
-pub struct FrontPage {
-    pub campaigns: Campaigns,
-    pub clock: Arc<dyn Clock>,
-}
-
-/// The citizen side: `/` and the app's files under `/assets/`.
+/// The citizen app's files under `/assets/` (its page is the relay role's: `/`, `/c/{cid}`).
 pub fn configure_citizen(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(front_page)).route("/assets/{file:.*}", web::get().to(citizen_asset));
+    cfg.route("/assets/{file:.*}", web::get().to(citizen_asset));
 }
 
 /// The console: `/console` (a redirect), `/console/` and its files.
@@ -103,31 +93,6 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
     cfg.route("/console", web::get().to(console_redirect))
         .route("/console/", web::get().to(console_index))
         .route("/console/{file:.*}", web::get().to(console_file));
-}
-
-/// `/`: to the campaign citizens should see now — the live one that started last, else the
-/// next to start, else the one that ended last.
-async fn front_page(front: web::Data<FrontPage>) -> HttpResponse {
-    let now = front.clock.now_ms();
-    let all: Vec<_> = front.campaigns.ids().iter().filter_map(|id| front.campaigns.get(id)).collect();
-    let pick = all
-        .iter()
-        .filter(|c| c.status(now) == Status::Live)
-        .max_by_key(|c| c.starts_ms())
-        .or_else(|| all.iter().filter(|c| c.status(now) == Status::Upcoming).min_by_key(|c| c.starts_ms()))
-        .or_else(|| all.iter().max_by_key(|c| c.ends_ms()));
-    match pick {
-        Some(c) => HttpResponse::Found()
-            .insert_header((header::LOCATION, format!("/c/{}", c.id())))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
-        None => note_page(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "暂无活动",
-            "目前没有进行中的答题活动。",
-            "There is no campaign here yet.",
-        ),
-    }
 }
 
 async fn citizen_asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

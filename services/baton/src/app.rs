@@ -367,7 +367,6 @@ pub fn app(
         }
     });
     app.app_data(web::Data::new(quiz))
-        .app_data(web::Data::new(baton_web::FrontPage { campaigns: s.campaigns.clone(), clock: s.clock.clone() }))
         .app_data(web::Data::new(relay))
         .app_data(web::Data::new(s.wechat.clone()))
         .app_data(web::Data::new(s.console.clone()))

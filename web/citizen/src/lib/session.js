@@ -4,8 +4,14 @@ import { clock } from './clock.js';
 import { lang } from './i18n.js';
 import { get, set, remove, deviceId, tokenKey, attemptKey, inviteKey } from './store.js';
 
+/** The campaign the server put this page in (`<meta name="baton:campaign">`): at `/`, the live one. */
+export function pageCampaign() {
+  const m = typeof document !== 'undefined' && document.querySelector('meta[name="baton:campaign"]');
+  return (m && m.getAttribute('content')) || 'demo';
+}
+
 export const state = reactive({
-  cid: 'demo',
+  cid: pageCampaign(),
   campaign: null,
   campaignAt: 0,
   me: null,
