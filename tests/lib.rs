@@ -10,7 +10,7 @@ use baton::app::{ServeConfig, Services};
 use baton::roles::Roles;
 use baton_core::Millis;
 use baton_http::clock::ManualClock;
-use baton_testkit::{TestPg, TestRedis, TestSqlite};
+use baton_testkit::{TestPg, TestRedis, TestRedisCluster, TestSqlite};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub enum Hot {
     Embedded,
     Redis,
+    /// The six-node Redis Cluster this test binary shares (a key prefix of the test's own),
+    /// participants over 8 hash tags.
+    RedisCluster,
 }
 
 /// Which SQL engine a test runs on.
@@ -102,6 +105,10 @@ impl TestApp {
                 let (url, prefix) = (r.url().to_owned(), r.key_prefix().to_owned());
                 (Some(r), Some(url), prefix)
             }
+            Hot::RedisCluster => {
+                let c = tokio::task::spawn_blocking(TestRedisCluster::shared).await.expect("the cluster starts");
+                (None, Some(c.url()), baton_testkit::redis_cluster::unique_prefix())
+            }
         };
         let (pg, sqlite, database_url) = match sql {
             Sql::Sqlite => {
@@ -120,7 +127,8 @@ impl TestApp {
             database_url,
             redis_url,
             redis_prefix: prefix,
-            redis_shards: 1,
+            redis_shards: if hot == Hot::RedisCluster { 8 } else { 1 },
+            redis_cluster: hot == Hot::RedisCluster,
             jwt_keys: Vec::new(),
             body_limit: baton_http::extract::DEFAULT_BODY_LIMIT,
             public_url: "https://baton.test".into(),

@@ -375,3 +375,23 @@ on_both_stacks!(
     ranks_are_honest,
     concurrent_participants
 );
+
+/// The production shape at scale: Redis Cluster (three masters, three replicas) and PostgreSQL.
+mod redis_cluster_postgres {
+    use baton_e2e::{Hot, Sql};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_whole_journey() {
+        super::a_whole_journey(Hot::RedisCluster, Sql::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ranks_are_honest() {
+        super::ranks_are_honest(Hot::RedisCluster, Sql::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_participants() {
+        super::concurrent_participants(Hot::RedisCluster, Sql::Postgres).await
+    }
+}

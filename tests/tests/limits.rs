@@ -149,7 +149,7 @@ async fn joins_through_one_relay_code_are_limited_for_every_pod(hot: Hot, sql: S
     }
     // The third join through the code, on another pod where there is one: no inviter.
     let pod = match hot {
-        Hot::Redis => Some(app.another_pod().await),
+        Hot::Redis | Hot::RedisCluster => Some(app.another_pod().await),
         Hot::Embedded => None,
     };
     let other = pod.as_ref().unwrap_or(&app);

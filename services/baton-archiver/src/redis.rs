@@ -10,6 +10,10 @@
 //! shard's dead-letter stream with the reason and acknowledged: visible in the metric
 //! `archiver_events_total{outcome="dead_lettered"}` and the log, never silently dropped.
 //!
+//! On a Redis Cluster every shard's stream sits in its own slot: reads go stream by stream
+//! without `BLOCK` (a blocked read would hold up the node's multiplexed connection), and a round
+//! that found nothing waits [`ArchiverConfig::poll`] instead.
+//!
 //! Streams are trimmed only below what is committed: `XTRIM MINID` at the oldest entry still
 //! pending, or at the last delivered one when nothing is pending — never by length.
 
@@ -17,9 +21,9 @@ use crate::metrics::ArchiverMetrics;
 use baton_core::events::Event;
 use baton_core::ids::CampaignId;
 use baton_db::Db;
+use baton_hot::conn::{Batch, Conn, RedisTarget, Timeouts};
 use baton_hot::keys::Keys;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +46,8 @@ pub struct ArchiverConfig {
     pub max_deliveries: u64,
     /// How often streams are trimmed and the backlog measured.
     pub trim_every: Duration,
+    /// On a cluster, how long a round that found nothing waits before the next.
+    pub poll: Duration,
 }
 
 impl ArchiverConfig {
@@ -53,6 +59,7 @@ impl ArchiverConfig {
             claim_idle: Duration::from_secs(30),
             max_deliveries: 5,
             trim_every: Duration::from_secs(5),
+            poll: Duration::from_millis(100),
         }
     }
 }
@@ -88,9 +95,9 @@ struct Entry {
 }
 
 pub struct Archiver {
-    client: redis::Client,
-    conn: MultiplexedConnection,
-    reader: MultiplexedConnection,
+    target: RedisTarget,
+    conn: Conn,
+    reader: Conn,
     keys: Keys,
     db: Db,
     metrics: ArchiverMetrics,
@@ -140,6 +147,20 @@ fn entry_ms(id: &str) -> Option<u64> {
     id.split_once('-').and_then(|(ms, _)| ms.parse().ok())
 }
 
+/// An `XREADGROUP` reply as `(stream, entries)` pairs.
+fn stream_replies(v: Value) -> Result<Vec<(String, Value)>, ArchiverError> {
+    Ok(match v {
+        Value::Map(m) => m.into_iter().filter_map(|(k, v)| Some((text(&k)?, v))).collect(),
+        other => items(other)?
+            .into_iter()
+            .filter_map(|sv| {
+                let mut p = items(sv).ok()?.into_iter();
+                Some((text(&p.next()?)?, p.next()?))
+            })
+            .collect(),
+    })
+}
+
 /// `[[id, [field, value, …]], …]` as entries of `stream`.
 fn entries(stream: &str, v: Value) -> Result<Vec<Entry>, ArchiverError> {
     let mut out = Vec::new();
@@ -163,17 +184,16 @@ fn entries(stream: &str, v: Value) -> Result<Vec<Entry>, ArchiverError> {
 impl Archiver {
     /// Connects to Redis for one archiver consumer.
     pub async fn connect(
-        url: &str,
+        target: &RedisTarget,
         keys: Keys,
         db: Db,
         metrics: ArchiverMetrics,
         config: ArchiverConfig,
         campaigns: CampaignList,
     ) -> Result<Self, ArchiverError> {
-        let client = redis::Client::open(url)?;
-        let (conn, reader) = Self::connections(&client, &config).await?;
+        let (conn, reader) = Self::connections(target, &config).await?;
         Ok(Self {
-            client,
+            target: target.clone(),
             conn,
             reader,
             keys,
@@ -188,26 +208,25 @@ impl Archiver {
     }
 
     /// A connection for commands and one for blocking reads, with room for the block.
-    async fn connections(
-        client: &redis::Client,
-        config: &ArchiverConfig,
-    ) -> Result<(MultiplexedConnection, MultiplexedConnection), ArchiverError> {
-        let timeouts = |response: Duration| {
-            redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(response))
+    async fn connections(target: &RedisTarget, config: &ArchiverConfig) -> Result<(Conn, Conn), ArchiverError> {
+        let timeouts = |response: Duration| Timeouts {
+            connect: Duration::from_secs(2),
+            response,
+            overall: response + Duration::from_secs(10),
         };
-        let conn = client.get_multiplexed_async_connection_with_config(&timeouts(Duration::from_secs(10))).await?;
-        let reader = client
-            .get_multiplexed_async_connection_with_config(&timeouts(config.block + Duration::from_secs(10)))
-            .await?;
+        let conn = Conn::connect(target, timeouts(Duration::from_secs(10))).await?;
+        let reader = if conn.is_cluster() {
+            conn.clone()
+        } else {
+            Conn::connect(target, timeouts(config.block + Duration::from_secs(10))).await?
+        };
         Ok((conn, reader))
     }
 
     /// Opens fresh connections (after Redis restarted or the network failed). Consumer groups
     /// are checked again, since a Redis that lost its data lost them too.
     pub async fn reconnect(&mut self) -> Result<(), ArchiverError> {
-        let (conn, reader) = Self::connections(&self.client, &self.config).await?;
+        let (conn, reader) = Self::connections(&self.target, &self.config).await?;
         (self.conn, self.reader) = (conn, reader);
         self.groups.clear();
         self.own_pending_first = true;
@@ -271,30 +290,40 @@ impl Archiver {
             }
         }
         let claimed = batch.len();
-        let mut read = redis::cmd("XREADGROUP");
-        read.arg("GROUP").arg(GROUP).arg(&self.config.consumer).arg("COUNT").arg(self.config.batch);
         let own = std::mem::take(&mut self.own_pending_first);
-        if claimed == 0 && !own {
-            read.arg("BLOCK").arg(self.config.block.as_millis() as u64);
-        }
-        read.arg("STREAMS").arg(&streams);
-        for _ in &streams {
-            // `0`: this consumer's own pending entries; `>`: new ones.
-            read.arg(if own { "0" } else { ">" });
-        }
-        let v: Value = read.query_async(&mut self.reader).await?;
-        let replies: Vec<(String, Value)> = match v {
-            Value::Map(m) => m.into_iter().filter_map(|(k, v)| Some((text(&k)?, v))).collect(),
-            other => items(other)?
-                .into_iter()
-                .filter_map(|sv| {
-                    let mut p = items(sv).ok()?.into_iter();
-                    Some((text(&p.next()?)?, p.next()?))
-                })
-                .collect(),
+        let read = |streams: &[String], block: bool| {
+            let mut read = redis::cmd("XREADGROUP");
+            read.arg("GROUP").arg(GROUP).arg(&self.config.consumer).arg("COUNT").arg(self.config.batch);
+            if block {
+                read.arg("BLOCK").arg(self.config.block.as_millis() as u64);
+            }
+            read.arg("STREAMS").arg(streams);
+            for _ in streams {
+                // `0`: this consumer's own pending entries; `>`: new ones.
+                read.arg(if own { "0" } else { ">" });
+            }
+            read
         };
-        for (stream, v) in replies {
-            batch.extend(entries(&stream, v)?);
+        if self.reader.is_cluster() {
+            // One stream (one slot) a read, all at once.
+            let reads = streams.iter().map(|s| {
+                let cmd = read(std::slice::from_ref(s), false);
+                let mut reader = self.reader.clone();
+                async move { cmd.query_async::<Value>(&mut reader).await }
+            });
+            for v in futures_util::future::try_join_all(reads).await? {
+                for (stream, v) in stream_replies(v)? {
+                    batch.extend(entries(&stream, v)?);
+                }
+            }
+        } else {
+            let v: Value = read(&streams, claimed == 0 && !own).query_async(&mut self.reader).await?;
+            for (stream, v) in stream_replies(v)? {
+                batch.extend(entries(&stream, v)?);
+            }
+        }
+        if batch.is_empty() && self.reader.is_cluster() {
+            tokio::time::sleep(self.config.poll).await;
         }
         let mut round = Round { claimed, read: batch.len() - claimed, ..Round::default() };
         self.process(batch, &mut round).await?;
@@ -373,11 +402,13 @@ impl Archiver {
         for e in entries {
             by_stream.entry(&e.stream).or_default().push(&e.id);
         }
-        let mut p = redis::pipe();
+        let mut p = Batch::new();
         for (stream, ids) in by_stream {
-            p.cmd("XACK").arg(stream).arg(GROUP).arg(ids).ignore();
+            let mut ack = redis::cmd("XACK");
+            ack.arg(stream).arg(GROUP).arg(ids);
+            p.add_ignored(stream, ack);
         }
-        p.query_async::<()>(&mut self.conn).await?;
+        p.run(&self.conn).await?;
         Ok(())
     }
 
@@ -408,6 +439,7 @@ impl Archiver {
             .map(|t| format!("{t}:dead"))
             .unwrap_or_else(|| format!("{}:dead", entry.stream));
         tracing::error!(stream = %entry.stream, entry.id = %entry.id, reason, "event moved to the dead-letter stream");
+        // The dead-letter stream shares the shard's hash tag: one slot.
         let mut p = redis::pipe();
         p.cmd("XADD")
             .arg(&dead)

@@ -17,6 +17,7 @@
 //! them; the Redis script mirrors them, and the conformance suite holds the two equal).
 
 pub mod conformance;
+pub mod conn;
 pub mod embedded;
 pub mod keys;
 pub mod metered;

@@ -5,13 +5,15 @@
 //! of `ZADD GT` + `ZREVRANK` + `ZCARD` — commutative and idempotent, so a retried finish or a
 //! replayed event cannot inflate anything. Answers never touch a leaderboard.
 //!
-//! One multiplexed [`ConnectionManager`] serves every request (it pipelines concurrent
-//! commands and reconnects by itself); a pool would stop Redis from pipelining.
+//! One multiplexed [`Conn`] serves every request (it pipelines concurrent commands and
+//! reconnects by itself; a pool would stop Redis from pipelining), on a single server or a Redis
+//! Cluster alike: every script touches the keys of one hash tag, and what spans slots (a finish's
+//! boards, a page's nicknames, the shards' counters) goes through [`Batch`], one pipeline per slot.
 
+use crate::conn::{Batch, Conn, RedisTarget, Timeouts};
 use crate::keys::Keys;
 use crate::*;
-use ::redis::Value;
-use ::redis::aio::ConnectionManager;
+use ::redis::{Cmd, Value};
 use baton_core::events::{Event, EventBody, ShareChannel};
 use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring::GRACE_MS;
@@ -24,7 +26,7 @@ const SCRIPT: &str = include_str!("../lua/participant.lua");
 /// The hot store on Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     script: ::redis::Script,
 }
@@ -35,10 +37,17 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// Connection trouble is "unavailable" (the client may retry); anything else Redis says is a
-/// fault of ours.
+/// Connection trouble, and a cluster between topologies (a failover, slots moving), is
+/// "unavailable" (the client may retry); anything else Redis says is a fault of ours.
 fn unavailable(e: ::redis::RedisError) -> HotError {
-    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    let passing = e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading | ServerErrorKind::ReadOnly)
+                | ErrorKind::ClusterConnectionNotFound
+        );
+    if passing || e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
         HotError::Unavailable(e.to_string())
     } else {
         HotError::Corrupt(format!("Redis refused a command: {e}"))
@@ -232,15 +241,23 @@ impl RedisStore {
     /// Connects to `url`. Every key starts with `prefix`; participants are spread over
     /// `shards` hash tags (1 on a single Redis).
     pub async fn connect(url: &str, prefix: &str, shards: u16) -> HotResult<Self> {
-        let client = ::redis::Client::open(url).map_err(|e| HotError::Unavailable(format!("bad Redis URL: {e}")))?;
-        // Fail fast when Redis is down: a request answers 503 within a few seconds instead of
-        // waiting through many reconnect attempts, and /readyz stays inside probe timeouts.
-        let config = ::redis::aio::ConnectionManagerConfig::new()
-            .set_number_of_retries(1)
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(3)));
-        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        Self::connect_to(&RedisTarget::Single(url.to_owned()), prefix, shards).await
+    }
+
+    /// Connects to a single server or a cluster (see [`RedisTarget`]).
+    pub async fn connect_to(target: &RedisTarget, prefix: &str, shards: u16) -> HotResult<Self> {
+        let conn = Conn::connect(target, Timeouts::default()).await.map_err(|e| {
+            if e.kind() == ::redis::ErrorKind::InvalidClientConfig {
+                HotError::Unavailable(format!("bad Redis URL: {e}"))
+            } else {
+                unavailable(e)
+            }
+        })?;
         Ok(Self { conn, keys: Keys::new(prefix, shards), script: ::redis::Script::new(SCRIPT) })
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     pub fn keys(&self) -> &Keys {
@@ -280,8 +297,32 @@ impl RedisStore {
         items(v)
     }
 
-    async fn pipe(&self, p: &::redis::Pipeline) -> HotResult<Vec<Value>> {
-        p.query_async(&mut self.conn.clone()).await.map_err(unavailable)
+    async fn batch(&self, b: &Batch) -> HotResult<Vec<Value>> {
+        b.run(&self.conn).await.map_err(unavailable)
+    }
+
+    /// Runs `p`, then reads whether the participant is hidden — strictly after every command
+    /// of `p` took effect. On a single server one pipeline keeps that order; a cluster runs each
+    /// slot's pipeline concurrently, so there the mark is read in a second round trip.
+    async fn then_hidden(
+        &self,
+        mut p: Batch,
+        campaign: &CampaignId,
+        participant: &ParticipantId,
+    ) -> HotResult<(Vec<Value>, bool)> {
+        let pk = self.keys.participant(campaign, participant);
+        let hexists = with(cmd("HEXISTS"), &pk).arg("hidden").clone();
+        let (v, hidden) = if self.conn.is_cluster() {
+            let v = self.batch(&p).await?;
+            let hidden: Value = hexists.query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+            (v, hidden)
+        } else {
+            p.add(&pk, hexists);
+            let mut v = self.batch(&p).await?;
+            let hidden = v.pop().unwrap_or(Value::Nil);
+            (v, hidden)
+        };
+        Ok((v, matches!(hidden, Value::Int(1))))
     }
 
     /// Takes a hidden participant's just-published `key` off `boards` again. Only an entry no
@@ -294,26 +335,33 @@ impl RedisStore {
         key: u64,
         boards: &[Board],
     ) -> HotResult<()> {
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for b in boards {
-            p.cmd("EVAL")
-                .arg(REMOVE_AT_MOST)
-                .arg(1)
-                .arg(self.keys.board(campaign, b))
-                .arg(participant.as_str())
-                .arg(key)
-                .ignore();
+            let k = self.keys.board(campaign, b);
+            let mut c = cmd("EVAL");
+            c.arg(REMOVE_AT_MOST).arg(1).arg(&k).arg(participant.as_str()).arg(key);
+            p.add_ignored(&k, c);
         }
-        p.cmd("HEXISTS").arg(self.keys.participant(campaign, participant)).arg("hidden");
-        if matches!(self.pipe(&p).await?.pop(), Some(Value::Int(1))) {
+        if self.then_hidden(p, campaign, participant).await?.1 {
             return Ok(());
         }
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for b in boards {
-            p.cmd("ZADD").arg(self.keys.board(campaign, b)).arg("GT").arg(key).arg(participant.as_str());
+            let k = self.keys.board(campaign, b);
+            p.add(&k, with(cmd("ZADD"), &k).arg("GT").arg(key).arg(participant.as_str()).clone());
         }
-        self.pipe(&p).await.map(drop)
+        self.batch(&p).await.map(drop)
     }
+}
+
+fn cmd(name: &str) -> Cmd {
+    ::redis::cmd(name)
+}
+
+/// `c` with `key` as its first argument.
+fn with(mut c: Cmd, key: &str) -> Cmd {
+    c.arg(key);
+    c
 }
 
 /// Removes a board member (`ARGV[1]`) whose score is at most `ARGV[2]`: one key, one slot.
@@ -524,18 +572,16 @@ impl HotStore for RedisStore {
         key: u64,
         boards: &[Board],
     ) -> HotResult<Vec<Standing>> {
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for b in boards {
             let k = self.keys.board(campaign, b);
-            p.cmd("ZADD").arg(&k).arg("GT").arg(key).arg(participant.as_str()).ignore();
-            p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());
-            p.cmd("ZCARD").arg(&k);
+            p.add_ignored(&k, with(cmd("ZADD"), &k).arg("GT").arg(key).arg(participant.as_str()).clone());
+            p.add(&k, with(cmd("ZREVRANK"), &k).arg(participant.as_str()).clone());
+            p.add(&k, with(cmd("ZCARD"), &k));
         }
         // Asked after the ZADDs: a hide that set the mark before this read is seen here, and
         // one that sets it later takes the entry off itself.
-        p.cmd("HEXISTS").arg(self.keys.participant(campaign, participant)).arg("hidden");
-        let mut v = self.pipe(&p).await?;
-        let hidden = matches!(v.pop(), Some(Value::Int(1)));
+        let (v, hidden) = self.then_hidden(p, campaign, participant).await?;
         let standings = v
             .chunks(2)
             .map(|pair| match pair {
@@ -554,10 +600,13 @@ impl HotStore for RedisStore {
             return Ok(BoardPage::default());
         }
         let k = self.keys.board(campaign, board);
-        let mut p = ::redis::pipe();
-        p.cmd("ZREVRANGE").arg(&k).arg(offset).arg(offset.saturating_add(limit - 1)).arg("WITHSCORES");
-        p.cmd("ZCARD").arg(&k);
-        let mut v = self.pipe(&p).await?.into_iter();
+        let mut p = Batch::new();
+        p.add(
+            &k,
+            with(cmd("ZREVRANGE"), &k).arg(offset).arg(offset.saturating_add(limit - 1)).arg("WITHSCORES").clone(),
+        );
+        p.add(&k, with(cmd("ZCARD"), &k));
+        let mut v = self.batch(&p).await?.into_iter();
         let (Some(range), Some(Value::Int(total))) = (v.next(), v.next()) else {
             return Err(corrupt("bad leaderboard reply"));
         };
@@ -578,10 +627,10 @@ impl HotStore for RedisStore {
         participant: &ParticipantId,
     ) -> HotResult<Option<Standing>> {
         let k = self.keys.board(campaign, board);
-        let mut p = ::redis::pipe();
-        p.cmd("ZREVRANK").arg(&k).arg(participant.as_str());
-        p.cmd("ZCARD").arg(&k);
-        match self.pipe(&p).await?.as_slice() {
+        let mut p = Batch::new();
+        p.add(&k, with(cmd("ZREVRANK"), &k).arg(participant.as_str()).clone());
+        p.add(&k, with(cmd("ZCARD"), &k));
+        match self.batch(&p).await?.as_slice() {
             [Value::Int(rank), Value::Int(total)] => Ok(Some(Standing { rank: *rank as u64, total: *total as u64 })),
             [Value::Nil, Value::Int(_)] => Ok(None),
             other => Err(corrupt(format!("bad standing reply {other:?}"))),
@@ -592,20 +641,22 @@ impl HotStore for RedisStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for id in ids {
-            p.cmd("HGET").arg(self.keys.participant(campaign, id)).arg("nick");
+            let k = self.keys.participant(campaign, id);
+            p.add(&k, with(cmd("HGET"), &k).arg("nick").clone());
         }
-        Ok(self.pipe(&p).await?.iter().map(text).collect())
+        Ok(self.batch(&p).await?.iter().map(text).collect())
     }
 
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for s in 0..self.keys.shards() {
-            p.cmd("HGETALL").arg(self.keys.aggregates(campaign, s));
+            let k = self.keys.aggregates(campaign, s);
+            p.add(&k, with(cmd("HGETALL"), &k));
         }
         let mut out = Aggregates::default();
-        for v in self.pipe(&p).await? {
+        for v in self.batch(&p).await? {
             for (field, value) in hash(v)? {
                 let n: u64 = value.parse().map_err(|_| corrupt(format!("bad counter {field}={value}")))?;
                 match field.as_str() {
@@ -647,10 +698,10 @@ impl HotStore for RedisStore {
     async fn register_code(&self, code: &RelayCode, owner: &CodeOwner) -> HotResult<CodeOwner> {
         let value = format!("{}:{}:{}", owner.campaign, owner.participant, owner.depth);
         let key = self.keys.codes(code);
-        let mut p = ::redis::pipe();
-        p.cmd("HSETNX").arg(&key).arg(code.as_str()).arg(&value).ignore();
-        p.cmd("HGET").arg(&key).arg(code.as_str());
-        let v = self.pipe(&p).await?;
+        let mut p = Batch::new();
+        p.add_ignored(&key, with(cmd("HSETNX"), &key).arg(code.as_str()).arg(&value).clone());
+        p.add(&key, with(cmd("HGET"), &key).arg(code.as_str()).clone());
+        let v = self.batch(&p).await?;
         let stored = v.first().and_then(text).ok_or_else(|| corrupt("relay code vanished"))?;
         code_owner(&stored)
     }
@@ -754,30 +805,37 @@ impl HotStore for RedisStore {
     }
 
     async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
-        let mut conn = self.conn.clone();
-        for pattern in self.keys.campaign_patterns(campaign) {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await
+        // A cluster's keys are spread over its masters: each is scanned on its own.
+        let nodes: Vec<Option<(String, u16)>> = if self.conn.is_cluster() {
+            self.conn.masters().await.map_err(unavailable)?.into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for node in &nodes {
+            for pattern in self.keys.campaign_patterns(campaign) {
+                let mut cursor: u64 = 0;
+                loop {
+                    let mut scan = cmd("SCAN");
+                    scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                    let reply = match node {
+                        Some((host, port)) => self.conn.on_node(&scan, host, *port).await,
+                        None => scan.query_async(&mut self.conn.clone()).await,
+                    }
                     .map_err(unavailable)?;
-                // Streams may hold events not archived yet: they stay.
-                let doomed: Vec<&String> =
-                    keys.iter().filter(|k| !k.ends_with(":events") && !k.ends_with(":dead")).collect();
-                if !doomed.is_empty() {
-                    let _: i64 =
-                        ::redis::cmd("UNLINK").arg(&doomed).query_async(&mut conn).await.map_err(unavailable)?;
+                    let (next, keys): (u64, Vec<String>) =
+                        ::redis::from_redis_value(reply).map_err(|e| corrupt(format!("bad SCAN reply: {e}")))?;
+                    // Streams may hold events not archived yet: they stay. One UNLINK a key: on a
+                    // cluster the keys of one node still sit in many slots.
+                    let mut unlink = Batch::new();
+                    for k in keys.iter().filter(|k| !k.ends_with(":events") && !k.ends_with(":dead")) {
+                        unlink.add_ignored(k, with(cmd("UNLINK"), k));
+                    }
+                    self.batch(&unlink).await?;
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
                 }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
             }
         }
         Ok(())
@@ -824,11 +882,12 @@ impl HotStore for RedisStore {
             other => return Err(corrupt(format!("hide answered {other:?}"))),
         }
         // After the mark: a publish that missed the mark added before this, so this removes it.
-        let mut p = ::redis::pipe();
+        let mut p = Batch::new();
         for b in boards {
-            p.cmd("ZREM").arg(self.keys.board(campaign, b)).arg(participant.as_str());
+            let k = self.keys.board(campaign, b);
+            p.add(&k, with(cmd("ZREM"), &k).arg(participant.as_str()).clone());
         }
-        self.pipe(&p).await?;
+        self.batch(&p).await?;
         Ok(true)
     }
 

@@ -39,3 +39,24 @@ mod redis {
         baton_hot::conformance_suite!(store(4).await);
     }
 }
+
+/// The Redis store on a six-node Redis Cluster (three masters, three replicas) that this test
+/// binary starts once; each test keeps to a key prefix of its own.
+mod redis_cluster {
+    use super::*;
+    use baton_hot::conn::RedisTarget;
+    use baton_hot::redis::RedisStore;
+    use baton_testkit::TestRedisCluster;
+    use baton_testkit::redis_cluster::unique_prefix;
+
+    async fn store() -> ((), Arc<dyn HotStore>, Arc<dyn EventProbe>) {
+        let cluster = tokio::task::spawn_blocking(TestRedisCluster::shared).await.expect("the cluster starts");
+        let target = RedisTarget::new(&cluster.url(), true);
+        let store = RedisStore::connect_to(&target, &unique_prefix(), 8).await.expect("connects to the test cluster");
+        assert!(store.is_cluster());
+        let store = Arc::new(store);
+        ((), store.clone(), store)
+    }
+
+    baton_hot::conformance_suite!(store().await);
+}

@@ -7,6 +7,8 @@
 //! - [`TestPg`]: a fresh PostgreSQL database `baton_test_<uuid>` on the server named by
 //!   `BATON_TEST_PG_URL`, dropped (`WITH (FORCE)`) on drop.
 //! - [`TestSqlite`]: a temporary directory and a SQLite URL inside it, removed on drop.
+//! - [`TestRedisCluster`]: a six-node Redis Cluster (three masters, three replicas) on loopback
+//!   ports, one a test binary shares or one a test owns (to kill its nodes).
 //! - [`free_port`]: a loopback TCP port nobody listens on right now.
 //!
 //! A missing backend is a test failure with a message saying how to provide it, never a silent
@@ -14,15 +16,18 @@
 //!
 //! # Layout
 //! - [`redis`]: [`TestRedis`] and the tiny RESP client it needs (no `redis` crate dependency).
+//! - [`redis_cluster`]: [`TestRedisCluster`] and its watchdog.
 //! - [`pg`]: [`TestPg`] and the default server URL.
 //! - [`sqlite`]: [`TestSqlite`] and its temp dir.
 
 pub mod pg;
 pub mod redis;
+pub mod redis_cluster;
 pub mod sqlite;
 
 pub use pg::TestPg;
 pub use redis::TestRedis;
+pub use redis_cluster::TestRedisCluster;
 pub use sqlite::TestSqlite;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it for a listener that is

@@ -178,7 +178,7 @@ async fn start_server() -> Result<(Server, u16), StartError> {
 
 /// Where a Redis server is and how to log in: parsed from `redis://[user[:password]@]host[:port][/db]`.
 #[derive(Clone)]
-struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
     user: Option<String>,
@@ -187,7 +187,7 @@ struct Target {
 }
 
 impl Target {
-    fn local(port: u16) -> Self {
+    pub(crate) fn local(port: u16) -> Self {
         Self { host: "127.0.0.1".into(), port, user: None, password: None, db: None }
     }
 
@@ -292,7 +292,7 @@ fn delete_prefixed(target: &Target, prefix: &str) -> io::Result<()> {
 
 /// One RESP2 reply.
 #[derive(Debug)]
-enum Reply {
+pub(crate) enum Reply {
     Simple(String),
     Error(String),
     /// An integer reply; nothing here needs its value.
@@ -302,13 +302,13 @@ enum Reply {
 }
 
 /// The smallest blocking RESP client that does what this module needs.
-struct Resp {
+pub(crate) struct Resp {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
 }
 
 impl Resp {
-    fn connect(target: &Target) -> io::Result<Self> {
+    pub(crate) fn connect(target: &Target) -> io::Result<Self> {
         let addr = (target.host.as_str(), target.port)
             .to_socket_addrs()?
             .next()
@@ -334,7 +334,7 @@ impl Resp {
         Ok(c)
     }
 
-    fn call(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
+    pub(crate) fn call(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());

@@ -20,6 +20,7 @@ use baton_archiver::redis::{Archiver, ArchiverConfig};
 use baton_core::campaign::Campaign;
 use baton_db::Db;
 use baton_hot::HotStore;
+use baton_hot::conn::RedisTarget;
 use baton_hot::embedded::EmbeddedStore;
 use baton_hot::redis::RedisStore;
 use baton_http::Problem;
@@ -45,6 +46,8 @@ pub struct ServeConfig {
     pub redis_url: Option<String>,
     pub redis_prefix: String,
     pub redis_shards: u16,
+    /// `redis_url` names a Redis Cluster's seed nodes (comma-separated).
+    pub redis_cluster: bool,
     /// Signing keys for tokens, current first; empty: the key kept in the database.
     pub jwt_keys: Vec<SigningKey>,
     pub body_limit: usize,
@@ -124,8 +127,15 @@ impl Services {
         let archiver_metrics = ArchiverMetrics::new(&process_metrics.registry);
         let store: Arc<dyn HotStore> = match &config.redis_url {
             Some(url) => {
-                Arc::new(RedisStore::connect(url, &config.redis_prefix, config.redis_shards).await.with_context(
-                    || "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL)".to_owned(),
+                let target = RedisTarget::new(url, config.redis_cluster);
+                if config.redis_cluster && config.redis_shards < 16 {
+                    tracing::warn!(
+                        shards = config.redis_shards,
+                        "few hash tags on a Redis Cluster: participants sit on at most that many masters (set --redis-shards, e.g. 64)"
+                    );
+                }
+                Arc::new(RedisStore::connect_to(&target, &config.redis_prefix, config.redis_shards).await.with_context(
+                    || "connecting to Redis (is it running? check --redis-url / BATON_REDIS_URL, and --redis-cluster for a cluster)".to_owned(),
                 )?)
             }
             // The embedded store commits every change's event to SQL before acknowledging it.
@@ -607,7 +617,7 @@ pub async fn start_archiver(s: &Services, redis_url: &str, config: ArchiverConfi
     let campaigns = s.campaigns.clone();
     let keys = baton_hot::keys::Keys::new(&s.config.redis_prefix, s.config.redis_shards);
     Archiver::connect(
-        redis_url,
+        &RedisTarget::new(redis_url, s.config.redis_cluster),
         keys,
         s.db.clone(),
         s.archiver_metrics.clone(),

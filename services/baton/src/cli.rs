@@ -31,9 +31,14 @@ pub struct Cli {
     /// Prefix of every Redis key.
     #[arg(long, global = true, env = "BATON_REDIS_PREFIX", default_value = "baton:")]
     pub redis_prefix: String,
-    /// Hash tags participants are spread over (1 on a single Redis; more on a cluster).
+    /// Hash tags participants are spread over (1 on a single Redis; on a cluster many more
+    /// than its masters, e.g. 64, so that every master holds some).
     #[arg(long, global = true, env = "BATON_REDIS_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub redis_shards: u16,
+    /// Redis is a Redis Cluster: --redis-url then lists seed nodes, comma-separated
+    /// (redis://host1:6379,redis://host2:6379).
+    #[arg(long, global = true, env = "BATON_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
     /// Log format: text or json (one JSON object a line; a request's lines carry its
     /// request_id).
     #[arg(long, global = true, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -214,6 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 redis_url: cli.redis_url.clone(),
                 redis_prefix: cli.redis_prefix.clone(),
                 redis_shards: cli.redis_shards,
+                redis_cluster: cli.redis_cluster,
                 jwt_keys,
                 body_limit: args.body_limit,
                 public_url: args
@@ -329,7 +335,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&cli.database_url).await?;
             db.migrate().await?;
             let c = load_campaign(&db, &campaign).await?;
-            let store = baton_hot::redis::RedisStore::connect(url, &cli.redis_prefix, cli.redis_shards)
+            let target = baton_hot::conn::RedisTarget::new(url, cli.redis_cluster);
+            let store = baton_hot::redis::RedisStore::connect_to(&target, &cli.redis_prefix, cli.redis_shards)
                 .await
                 .context("connecting to Redis (check --redis-url / BATON_REDIS_URL)")?;
             let now = chrono::Utc::now().timestamp_millis();
