@@ -3,18 +3,40 @@
 //! boards.
 //!
 //! [`Db::apply_events`] calls [`flag`] after the projections, in the same transaction, with the
-//! new events only. Each signal is recomputed from the projections for the keys the new events
+//! new events only. Each signal is worked out from the projections for the keys the new events
 //! touched, so a flag is a function of the set of events stored, whatever the order and
 //! batching — the same argument as the projections':
 //! - `fast_answers`: for every participant with a new answer, its fast answers are counted in
 //!   `answers` (kinds from the campaign's bank; an answer of a question the bank no longer has
-//!   is held to the stricter floor). Answers are only ever added, so the count only grows.
-//! - `same_timing`: every attempt a new event touched (start, answer or finish) gets its timing
-//!   print once it is finished and complete in SQL (`timing_prints`, written once). Prints
-//!   only ever join a group, so a group only grows; every time one grows, all its members'
-//!   evidence is raised to its size (`evidence` merges by maximum).
-//! - `shared_device`: every client fingerprint a new join carried is counted in
-//!   `participants`; at the threshold all participants behind it are flagged, with the count.
+//!   is held to the stricter floor) and stored as the flag's evidence (merged by maximum).
+//!   Answers are only ever added, so the count only grows.
+//! - `same_timing` and `shared_device` flag *groups*: the participants with a finished attempt
+//!   of one timing print (`timing_prints`, written once per complete finished attempt), and
+//!   the participants whose join carried one client fingerprint (`participants.client_fp`).
+//!   Members only ever join a group, so a group only grows. Its size is kept in a row of its
+//!   own (`timing_groups`, `client_groups`), which a batch raises by the members it added:
+//!   once per group it touched, whatever the group's size. Then, for a group at the threshold
+//!   after the batch:
+//!   - if the batch took it there, every member is flagged (a one-off, as big as the group);
+//!   - if it was there already, only the batch's new members are: the others were flagged by
+//!     the batch that took it there or by the one that added them since.
+//!
+//!   So a batch costs the same behind a group of 10 as behind one of 10,000 (raising every
+//!   member's evidence each time its group grew cost a write per member per join: 51 ms a join
+//!   behind one fingerprint of 10,000, against 3 ms behind one of 500).
+//!
+//!   A member is counted exactly once, by the batch that makes it one. A participant joins a
+//!   fingerprint's group when its row is written with that `client_fp`, which only its join
+//!   event does (id `j:{participant}`, stored once; a row written by the older API carries no
+//!   fingerprint, and its join event adds none). It joins a print's group with its first
+//!   attempt of that print: a batch counts the participants whose only rows of the print are
+//!   the ones it wrote.
+//!
+//!   The evidence of a group flag is the size of the group *now*, read with the flag
+//!   ([`Db::flagged`], [`Db::suspicions`]) from the group's row (for `same_timing`, the
+//!   largest group among the participant's prints); `suspicions.evidence` holds 0 for these
+//!   reasons. Counting the group at read time instead would cost a scan of the group for every
+//!   flagged participant listed; the group row costs a key lookup.
 //!
 //! Flags are never removed by the archiver: every count behind them only grows.
 
@@ -38,11 +60,44 @@ const UPSERT_TAIL: &str = " ON CONFLICT (campaign_id, participant_id, reason) DO
                            CASE WHEN excluded.evidence > suspicions.evidence THEN excluded.evidence \
                            ELSE suspicions.evidence END";
 
+/// A signal that flags the members of a group once it has enough of them.
+struct GroupSignal {
+    reason: Reason,
+    /// Members that flag a group.
+    min: u64,
+    /// The table of group sizes: `(campaign_id, <key>, participants)`.
+    table: &'static str,
+    /// The column naming a group.
+    key: &'static str,
+    /// Flags every member of a group (`$1` campaign, `$2` key) with reason `$3`.
+    flag_all: &'static str,
+}
+
+const SAME_TIMING: GroupSignal = GroupSignal {
+    reason: Reason::SameTiming,
+    min: SAME_TIMING_MIN_PARTICIPANTS,
+    table: "timing_groups",
+    key: "print",
+    flag_all: "INSERT INTO suspicions (campaign_id, participant_id, reason, evidence) \
+               SELECT DISTINCT campaign_id, participant_id, $3, 0 FROM timing_prints WHERE campaign_id = $1 AND print = $2 \
+               ON CONFLICT (campaign_id, participant_id, reason) DO NOTHING",
+};
+
+const SHARED_DEVICE: GroupSignal = GroupSignal {
+    reason: Reason::SharedDevice,
+    min: SHARED_DEVICE_MIN_PARTICIPANTS,
+    table: "client_groups",
+    key: "client_fp",
+    flag_all: "INSERT INTO suspicions (campaign_id, participant_id, reason, evidence) \
+               SELECT campaign_id, id, $3, 0 FROM participants WHERE campaign_id = $1 AND client_fp = $2 \
+               ON CONFLICT (campaign_id, participant_id, reason) DO NOTHING",
+};
+
 /// Applies the signals to what `new` (events stored for the first time) changed.
 pub(crate) async fn flag(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError> {
     let mut answered: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut attempts: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
-    let mut clients: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut joined: BTreeSet<(&str, &str)> = BTreeSet::new();
     for e in new {
         let c = e.campaign.as_str();
         match &e.body {
@@ -54,15 +109,15 @@ pub(crate) async fn flag(conn: &mut AnyConnection, new: &[&Event]) -> Result<(),
             | EventBody::AttemptFinished { participant, attempt, .. } => {
                 attempts.insert((c, participant.as_str(), attempt.as_str()));
             }
-            EventBody::Joined { client: Some(fp), .. } => {
-                clients.insert((c, fp.as_str()));
+            EventBody::Joined { participant, client: Some(_), .. } => {
+                joined.insert((c, participant.as_str()));
             }
             _ => {}
         }
     }
     fast_answers(conn, &answered).await?;
     same_timing(conn, &attempts).await?;
-    shared_device(conn, &clients).await
+    shared_device(conn, &joined).await
 }
 
 fn query(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
@@ -153,74 +208,106 @@ async fn same_timing(conn: &mut AnyConnection, attempts: &BTreeSet<(&str, &str, 
     }
     let rows: Vec<Vec<Val>> =
         prints.iter().map(|(c, p, a, print)| vec![Val::Str(c), Val::Str(p), Val::Str(a), Val::Str(print)]).collect();
-    let added: Vec<(String, String)> = Values {
+    let added: Vec<(String, String, String)> = Values {
         head: "INSERT INTO timing_prints (campaign_id, participant_id, attempt_id, print) ",
-        tail: " ON CONFLICT (campaign_id, participant_id, attempt_id) DO NOTHING RETURNING campaign_id, print",
+        tail: " ON CONFLICT (campaign_id, participant_id, attempt_id) DO NOTHING \
+               RETURNING campaign_id, participant_id, print",
         width: 4,
     }
     .fetch(conn, &rows)
     .await
     .map_err(query("timing"))?;
-    let grown: BTreeSet<(String, String)> = added.into_iter().collect();
-    if grown.is_empty() {
+    // How many rows of its print each participant got here: it joins the print's group unless it
+    // has other rows of that print (an earlier attempt timed alike).
+    let mut written: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for (c, p, print) in added {
+        *written.entry((c, p, print)).or_default() += 1;
+    }
+    if written.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Vec<Val>> = grown.iter().map(|(c, print)| vec![Val::Str(c), Val::Str(print)]).collect();
-    let sizes: Vec<(String, String, i64)> = Values {
-        head: "SELECT t.campaign_id, t.print, COUNT(DISTINCT t.participant_id) FROM timing_prints t JOIN (",
-        tail: ") AS v ON t.campaign_id = v.column1 AND t.print = v.column2 GROUP BY t.campaign_id, t.print",
-        width: 2,
+    let rows: Vec<Vec<Val>> =
+        written.keys().map(|(c, p, print)| vec![Val::Str(c), Val::Str(p), Val::Str(print)]).collect();
+    let held: Vec<(String, String, String, i64)> = Values {
+        head: "SELECT t.campaign_id, t.participant_id, t.print, COUNT(*) FROM timing_prints t JOIN (",
+        tail: ") AS v ON t.campaign_id = v.column1 AND t.participant_id = v.column2 AND t.print = v.column3 \
+               GROUP BY t.campaign_id, t.participant_id, t.print",
+        width: 3,
     }
     .fetch(conn, &rows)
     .await
     .map_err(query("timing"))?;
-    for (c, print, n) in sizes.into_iter().filter(|(_, _, n)| *n >= SAME_TIMING_MIN_PARTICIPANTS as i64) {
-        sqlx::query(
-            "INSERT INTO suspicions (campaign_id, participant_id, reason, evidence) \
-             SELECT DISTINCT campaign_id, participant_id, $3, $4 FROM timing_prints \
-             WHERE campaign_id = $1 AND print = $2 ON CONFLICT (campaign_id, participant_id, reason) DO UPDATE SET \
-             evidence = CASE WHEN excluded.evidence > suspicions.evidence THEN excluded.evidence \
-             ELSE suspicions.evidence END",
-        )
-        .bind(c.as_str())
-        .bind(print.as_str())
-        .bind(Reason::SameTiming.as_str())
-        .bind(n)
-        .execute(&mut *conn)
-        .await
-        .map_err(query("timing"))?;
-    }
-    Ok(())
+    let members: Vec<(String, String, String)> = held
+        .into_iter()
+        .filter(|(c, p, print, n)| written.get(&(c.clone(), p.clone(), print.clone())) == Some(n))
+        .map(|(c, p, print, _)| (c, print, p))
+        .collect();
+    grow(conn, &SAME_TIMING, &members).await
 }
 
-async fn shared_device(conn: &mut AnyConnection, clients: &BTreeSet<(&str, &str)>) -> Result<(), DbError> {
-    if clients.is_empty() {
+async fn shared_device(conn: &mut AnyConnection, joined: &BTreeSet<(&str, &str)>) -> Result<(), DbError> {
+    if joined.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Vec<Val>> = clients.iter().map(|(c, fp)| vec![Val::Str(c), Val::Str(fp)]).collect();
-    let sizes: Vec<(String, String, i64)> = Values {
-        head: "SELECT p.campaign_id, p.client_fp, COUNT(*) FROM participants p JOIN (",
-        tail: ") AS v ON p.campaign_id = v.column1 AND p.client_fp = v.column2 GROUP BY p.campaign_id, p.client_fp",
+    let rows: Vec<Vec<Val>> = joined.iter().map(|(c, p)| vec![Val::Str(c), Val::Str(p)]).collect();
+    // The fingerprint each new join wrote on its participant's row: none when the row was
+    // written before, by the older API (the join event then keeps it as it was).
+    let members: Vec<(String, String, String)> = Values {
+        head: "SELECT p.campaign_id, p.client_fp, p.id FROM participants p JOIN (",
+        tail: ") AS v ON p.campaign_id = v.column1 AND p.id = v.column2 WHERE p.client_fp IS NOT NULL",
         width: 2,
     }
     .fetch(conn, &rows)
     .await
     .map_err(query("shared clients"))?;
-    for (c, fp, n) in sizes.into_iter().filter(|(_, _, n)| *n >= SHARED_DEVICE_MIN_PARTICIPANTS as i64) {
-        sqlx::query(
-            "INSERT INTO suspicions (campaign_id, participant_id, reason, evidence) \
-             SELECT campaign_id, id, $3, $4 FROM participants WHERE campaign_id = $1 AND client_fp = $2 \
-             ON CONFLICT (campaign_id, participant_id, reason) DO UPDATE SET \
-             evidence = CASE WHEN excluded.evidence > suspicions.evidence THEN excluded.evidence \
-             ELSE suspicions.evidence END",
-        )
-        .bind(c.as_str())
-        .bind(fp.as_str())
-        .bind(Reason::SharedDevice.as_str())
-        .bind(n)
-        .execute(&mut *conn)
+    grow(conn, &SHARED_DEVICE, &members).await
+}
+
+/// Adds `members` — `(campaign, group, participant)`, each new to its group — to their groups'
+/// sizes, then flags every member of a group this took to the threshold, and the new members
+/// of a group that was there already. Writes a row per group touched and a flag per member
+/// flagged: nothing for the members a group had.
+async fn grow(conn: &mut AnyConnection, s: &GroupSignal, members: &[(String, String, String)]) -> Result<(), DbError> {
+    let what = s.reason.as_str();
+    let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (c, key, p) in members {
+        groups.entry((c, key)).or_default().push(p);
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<Val>> =
+        groups.iter().map(|((c, key), ps)| vec![Val::Str(c), Val::Str(key), Val::Int(ps.len() as i64)]).collect();
+    let (table, key) = (s.table, s.key);
+    let head = format!("INSERT INTO {table} (campaign_id, {key}, participants) ");
+    let tail = format!(
+        " ON CONFLICT (campaign_id, {key}) DO UPDATE SET participants = {table}.participants + excluded.participants \
+         RETURNING campaign_id, {key}, participants"
+    );
+    let sizes: Vec<(String, String, i64)> =
+        Values { head: &head, tail: &tail, width: 3 }.fetch(conn, &rows).await.map_err(query(what))?;
+    let min = s.min as i64;
+    let mut flags: Vec<Vec<Val>> = Vec::new();
+    for (c, key, n) in sizes.iter().filter(|(_, _, n)| *n >= min) {
+        let Some((&(c, key), ps)) = groups.get_key_value(&(c.as_str(), key.as_str())) else {
+            continue;
+        };
+        if n - (ps.len() as i64) < min {
+            // Reached the threshold with this batch: every member, once.
+            sqlx::query(s.flag_all).bind(c).bind(key).bind(what).execute(&mut *conn).await.map_err(query(what))?;
+        } else {
+            flags.extend(ps.iter().map(|p| vec![Val::Str(c), Val::Str(p), Val::Str(what), Val::Int(0)]));
+        }
+    }
+    if !flags.is_empty() {
+        Values {
+            head: "INSERT INTO suspicions (campaign_id, participant_id, reason, evidence) ",
+            tail: " ON CONFLICT (campaign_id, participant_id, reason) DO NOTHING",
+            width: 4,
+        }
+        .execute(conn, &flags)
         .await
-        .map_err(query("shared clients"))?;
+        .map_err(query(what))?;
     }
     Ok(())
 }
@@ -248,6 +335,23 @@ pub struct FlaggedPage {
 
 type FlagSql = (String, String, i64, Option<String>, Option<String>, i64);
 
+/// A flag's evidence as organizers see it, over `suspicions s` joined to the flagged
+/// participant's row `p`: for a group flag the size of its group now (for `same_timing` the
+/// largest group of the participant's prints), each a lookup by key; else the stored count.
+fn evidence_sql() -> String {
+    format!(
+        "COALESCE(CASE s.reason \
+         WHEN '{device}' THEN (SELECT g.participants FROM client_groups g \
+         WHERE g.campaign_id = s.campaign_id AND g.client_fp = p.client_fp) \
+         WHEN '{timing}' THEN (SELECT MAX(g.participants) FROM timing_prints t \
+         JOIN timing_groups g ON g.campaign_id = t.campaign_id AND g.print = t.print \
+         WHERE t.campaign_id = s.campaign_id AND t.participant_id = s.participant_id) \
+         END, s.evidence)",
+        device = Reason::SharedDevice.as_str(),
+        timing = Reason::SameTiming.as_str(),
+    )
+}
+
 impl Db {
     /// Up to `limit` flagged participants of a campaign in id order, after `after`, limited to
     /// participants who joined at one of `places` when given (a participant whose join is not
@@ -267,8 +371,9 @@ impl Db {
                 format!(" AND p.region_id IN ({})", marks.join(", "))
             }
         };
+        let evidence = evidence_sql();
         let sql = format!(
-            "SELECT s.participant_id, s.reason, s.evidence, p.nickname, p.region_id, \
+            "SELECT s.participant_id, s.reason, {evidence}, p.nickname, p.region_id, \
              CAST(CASE WHEN h.participant_id IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM suspicions s \
              LEFT JOIN participants p ON p.campaign_id = s.campaign_id AND p.id = s.participant_id \
              LEFT JOIN hidden_participants h ON h.campaign_id = s.campaign_id AND h.participant_id = s.participant_id \
@@ -355,13 +460,16 @@ impl Db {
 
     /// The flags of a campaign as `(participant, reason, evidence)`, sorted (tests and audits).
     pub async fn suspicions(&self, campaign: &CampaignId) -> Result<Vec<(String, String, i64)>, DbError> {
-        sqlx::query_as(
-            "SELECT participant_id, reason, evidence FROM suspicions WHERE campaign_id = $1 \
-             ORDER BY participant_id, reason",
-        )
-        .bind(campaign.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(error::query(format!("listing the flags of campaign {campaign}")))
+        let sql = format!(
+            "SELECT s.participant_id, s.reason, {} FROM suspicions s \
+             LEFT JOIN participants p ON p.campaign_id = s.campaign_id AND p.id = s.participant_id \
+             WHERE s.campaign_id = $1 ORDER BY s.participant_id, s.reason",
+            evidence_sql()
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(campaign.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::query(format!("listing the flags of campaign {campaign}")))
     }
 }

@@ -1,7 +1,8 @@
 //! The anti-cheat suite: the archiver's signals flag exactly the suspicious participants, with
 //! their evidence, whatever the order and batching of events and however often they are
-//! applied; flagged participants page and scope for the console; hiding is recorded. Every case
-//! runs on both engines.
+//! applied; a newcomer to a flagged group costs the same however big the group; flagged
+//! participants page and scope for the console; hiding is recorded. Every case runs on both
+//! engines.
 
 #[macro_use]
 mod common;
@@ -13,16 +14,18 @@ use baton_core::draw::DrawnQuestion;
 use baton_core::events::{Event, EventBody, LeaderResultWire};
 use baton_core::ids::{AttemptId, CampaignId, ParticipantId, PlaceId, QuestionId};
 use baton_core::scoring::{Judged, Totals};
-use baton_db::{Db, Flagged};
+use baton_db::{Db, Engine, Flagged};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use sqlx::Connection;
 
 on_both_engines!(
     signals_flag_exactly_the_suspicious,
     flags_do_not_depend_on_order_or_batching,
     flagged_participants_page_and_scope_and_hiding_is_recorded,
+    a_newcomer_to_a_flagged_group_writes_its_own_flags_only,
 );
 
 /// 2026-06-01T00:00:00Z.
@@ -325,4 +328,99 @@ async fn flagged_participants_page_and_scope_and_hiding_is_recorded(db: &Db, _ur
     assert!(db.set_hidden(c, &pid("bot2"), false, "boss", T0 + 2).await.unwrap());
     assert!(!db.set_hidden(c, &pid("bot2"), false, "boss", T0 + 3).await.unwrap());
     assert!(db.hidden_participants(c).await.unwrap().is_empty());
+}
+
+/// The tables whose row writes [`count_writes`] counts.
+const WATCHED: [&str; 3] = ["suspicions", "client_groups", "timing_groups"];
+
+/// Counts every row written (inserted, updated or deleted) in [`WATCHED`] from now on, by
+/// triggers, into `writes (tbl, n)`; returns the connection that reads them.
+async fn count_writes(db: &Db, url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let mut sql = String::from("CREATE TABLE writes (tbl TEXT PRIMARY KEY, n BIGINT NOT NULL);\n");
+    for t in WATCHED {
+        sql.push_str(&format!("INSERT INTO writes (tbl, n) VALUES ('{t}', 0);\n"));
+    }
+    match db.engine() {
+        Engine::Postgres => {
+            sql.push_str(
+                "CREATE FUNCTION count_write() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN UPDATE writes SET n = n + 1 WHERE tbl = TG_TABLE_NAME; RETURN NULL; END $$;\n",
+            );
+            for t in WATCHED {
+                sql.push_str(&format!(
+                    "CREATE TRIGGER {t}_writes AFTER INSERT OR UPDATE OR DELETE ON {t} \
+                     FOR EACH ROW EXECUTE FUNCTION count_write();\n"
+                ));
+            }
+        }
+        Engine::Sqlite => {
+            for t in WATCHED {
+                for op in ["INSERT", "UPDATE", "DELETE"] {
+                    sql.push_str(&format!(
+                        "CREATE TRIGGER {t}_{op} AFTER {op} ON {t} \
+                         BEGIN UPDATE writes SET n = n + 1 WHERE tbl = '{t}'; END;\n"
+                    ));
+                }
+            }
+        }
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    conn
+}
+
+async fn writes(conn: &mut sqlx::AnyConnection) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT tbl, n FROM writes ORDER BY tbl").fetch_all(conn).await.unwrap()
+}
+
+/// Three hundred participants behind one client, with one timing between them, are all
+/// flagged for both; one more then writes its own two flags and the two groups' sizes — not a
+/// row for any of the three hundred — and every member shows the new size.
+async fn a_newcomer_to_a_flagged_group_writes_its_own_flags_only(db: &Db, url: &str) {
+    const N: usize = 300;
+    const TIMES: [Option<Millis>; 5] = [Some(3_510), Some(4_120), Some(2_550), Some(5_330), Some(3_990)];
+    db.put_campaign(&doc("crowd")).await.unwrap();
+    let mut s = Story { id: CampaignId::parse("crowd").unwrap(), events: Vec::new() };
+    for i in 0..N {
+        let p = format!("farm{i:03}");
+        s.join(&p, "south", Some("fp-farm"));
+        s.attempt(&p, "a1", &TIMES, false);
+    }
+    for batch in s.events.chunks(250) {
+        db.apply_events(batch).await.unwrap();
+    }
+    let flags = |n: usize| -> Vec<(String, String, i64)> {
+        let mut out: Vec<(String, String, i64)> = (0..n)
+            .flat_map(|i| ["same_timing", "shared_device"].map(|r| (format!("farm{i:03}"), r.to_owned(), n as i64)))
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(db.suspicions(&s.id).await.unwrap(), flags(N));
+
+    let mut conn = count_writes(db, url).await;
+    let mut more = Story { id: s.id.clone(), events: Vec::new() };
+    more.join("farm300", "south", Some("fp-farm"));
+    more.attempt("farm300", "a1", &TIMES, false);
+    db.apply_events(&more.events).await.unwrap();
+    assert_eq!(
+        writes(&mut conn).await,
+        [("client_groups".to_owned(), 1), ("suspicions".to_owned(), 2), ("timing_groups".to_owned(), 1)],
+        "the newcomer's two flags and its two groups' sizes"
+    );
+    assert_eq!(db.suspicions(&s.id).await.unwrap(), flags(N + 1));
+    let page = db.flagged(&s.id, None, None, 3).await.unwrap();
+    for f in &page.participants {
+        assert_eq!(f.reasons, [(Reason::SameTiming, N as u64 + 1), (Reason::SharedDevice, N as u64 + 1)]);
+    }
+
+    // Stored again, it writes nothing.
+    db.apply_events(&s.events).await.unwrap();
+    db.apply_events(&more.events).await.unwrap();
+    assert_eq!(
+        writes(&mut conn).await,
+        [("client_groups".to_owned(), 1), ("suspicions".to_owned(), 2), ("timing_groups".to_owned(), 1)]
+    );
+    conn.close().await.unwrap();
 }
