@@ -54,6 +54,21 @@ fn unavailable(e: ::redis::RedisError) -> HotError {
     }
 }
 
+/// How often [`RedisStore::again`] sends a request again (after 0.2, 0.4, … 1.2 s: 4.2 s in
+/// all, about a failover with a node timeout of 2 s; a longer one ends in `503`, which the
+/// citizen app retries).
+const CLUSTER_RETRIES: u64 = 6;
+
+/// A request that did not get through because of the connection or the cluster's topology.
+fn cut_off(e: &::redis::RedisError) -> bool {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+        || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::MasterDown) | ErrorKind::ClusterConnectionNotFound)
+}
+
 fn corrupt(what: impl Into<String>) -> HotError {
     HotError::Corrupt(what.into())
 }
@@ -293,12 +308,33 @@ impl RedisStore {
         for a in args {
             inv.arg(a);
         }
-        let v: Value = inv.invoke_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let v: Value = self.again(|| async { inv.invoke_async(&mut self.conn.clone()).await }).await?;
         items(v)
     }
 
+    /// Runs `request`; on a cluster, one cut off by a failover (its connection dropped, the
+    /// cluster between masters) is sent again a few times — every request this store sends is
+    /// idempotent, so a second delivery changes nothing. Then the error is [`unavailable`].
+    async fn again<T, F, Fut>(&self, request: F) -> HotResult<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
+    {
+        let mut tries: u64 = 0;
+        loop {
+            match request().await {
+                Err(e) if self.conn.is_cluster() && tries < CLUSTER_RETRIES && cut_off(&e) => {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "Redis Cluster request cut off; sending it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                }
+                r => return r.map_err(unavailable),
+            }
+        }
+    }
+
     async fn batch(&self, b: &Batch) -> HotResult<Vec<Value>> {
-        b.run(&self.conn).await.map_err(unavailable)
+        self.again(|| b.run(&self.conn)).await
     }
 
     /// Runs `p`, then reads whether the participant is hidden — strictly after every command
@@ -314,7 +350,7 @@ impl RedisStore {
         let hexists = with(cmd("HEXISTS"), &pk).arg("hidden").clone();
         let (v, hidden) = if self.conn.is_cluster() {
             let v = self.batch(&p).await?;
-            let hidden: Value = hexists.query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+            let hidden: Value = self.again(|| async { hexists.query_async(&mut self.conn.clone()).await }).await?;
             (v, hidden)
         } else {
             p.add(&pk, hexists);
@@ -427,11 +463,8 @@ impl HotStore for RedisStore {
     }
 
     async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
-        let v: Value = ::redis::cmd("HGETALL")
-            .arg(self.keys.participant(campaign, id))
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let get = with(cmd("HGETALL"), &self.keys.participant(campaign, id));
+        let v: Value = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -490,11 +523,8 @@ impl HotStore for RedisStore {
         participant: &ParticipantId,
         id: &AttemptId,
     ) -> HotResult<Option<AttemptState>> {
-        let v: Value = ::redis::cmd("HGETALL")
-            .arg(self.keys.attempt(campaign, participant, id))
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let get = with(cmd("HGETALL"), &self.keys.attempt(campaign, participant, id));
+        let v: Value = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -707,12 +737,8 @@ impl HotStore for RedisStore {
     }
 
     async fn resolve_code(&self, code: &RelayCode) -> HotResult<Option<CodeOwner>> {
-        let v: Option<String> = ::redis::cmd("HGET")
-            .arg(self.keys.codes(code))
-            .arg(code.as_str())
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let get = with(cmd("HGET"), &self.keys.codes(code)).arg(code.as_str()).clone();
+        let v: Option<String> = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
         v.map(|s| code_owner(&s)).transpose()
     }
 
@@ -750,7 +776,8 @@ impl HotStore for RedisStore {
     }
 
     async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
-        ::redis::cmd("GET").arg(self.keys.shared(name)).query_async(&mut self.conn.clone()).await.map_err(unavailable)
+        let get = with(cmd("GET"), &self.keys.shared(name));
+        self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await
     }
 
     async fn shared_set(&self, name: &str, value: &str, ttl_ms: u64) -> HotResult<()> {
