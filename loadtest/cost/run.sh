@@ -10,7 +10,7 @@
 # sum over request kinds of cost x count" gives each kind's CPU cost. Then, with ALLINONE=1
 # (default), one more run of whole journeys against a single `baton serve` (every role).
 #
-#   BATON_BIN=/work/target-scaling/release/baton loadtest/cost/run.sh
+#   loadtest/cost/run.sh            (BATON_BIN defaults to target/release/baton)
 #
 # Settings (environment): BATON_BIN, CONNS (wrk connections = threads, 192), DURATION (per run,
 # 30s), WARMUP (10s), PG_URL (postgres://postgres@127.0.0.1:5432), ALLINONE (1), KEEP (0: keep
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-BATON_BIN="${BATON_BIN:-/work/target-scaling/release/baton}"
+BATON_BIN="${BATON_BIN:-$here/../../target/release/baton}"
 CONNS="${CONNS:-192}"
 DURATION="${DURATION:-30s}"
 WARMUP="${WARMUP:-10s}"
@@ -30,7 +30,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 for tool in wrk redis-server redis-cli psql createdb dropdb curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk redis-tools postgresql-client curl)" >&2; exit 1; }
 done
-[ -x "$BATON_BIN" ] || { echo "no baton binary at $BATON_BIN: CARGO_TARGET_DIR=/work/target-scaling BATON_WEB_BUILD=always cargo build --release -p baton" >&2; exit 1; }
+[ -x "$BATON_BIN" ] || { echo "no baton binary at $BATON_BIN: BATON_WEB_BUILD=always cargo build --release -p baton" >&2; exit 1; }
 
 tmp="$(mktemp -d /tmp/baton-cost.XXXXXX)"
 db="baton_cost_$$"
