@@ -4,8 +4,8 @@
 //! (`--redis-cluster`, the URL then a comma-separated list of nodes). [`Conn`] is cheap to
 //! clone and multiplexed either way: on a single server a [`ConnectionManager`]; on a cluster the
 //! async cluster client, which keeps one multiplexed connection per node, follows `MOVED` and
-//! `ASK`, and after a failover retries a request on the new master (every write Baton sends is
-//! idempotent, see `lua/participant.lua`).
+//! `ASK`, and after a failover retries a request on the new master (joins, starts, answers and
+//! finishes are idempotent, see `lua/participant.lua`).
 //!
 //! A cluster runs a pipeline only when all its commands hash to one slot. [`Batch`] is the
 //! pipeline Baton builds instead: one pipeline on a single server; on a cluster one pipeline per

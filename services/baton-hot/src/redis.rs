@@ -313,8 +313,10 @@ impl RedisStore {
     }
 
     /// Runs `request`; on a cluster, one cut off by a failover (its connection dropped, the
-    /// cluster between masters) is sent again a few times — every request this store sends is
-    /// idempotent, so a second delivery changes nothing. Then the error is [`unavailable`].
+    /// cluster between masters) is sent again a few times — a join, start, answer or finish
+    /// delivered twice changes nothing; a share or a link click is a count, and one delivered
+    /// twice counts twice, as it would when the app retried the request. Then the error is
+    /// [`unavailable`].
     async fn again<T, F, Fut>(&self, request: F) -> HotResult<T>
     where
         F: Fn() -> Fut,
