@@ -404,9 +404,7 @@ impl Archiver {
         }
         let mut p = Batch::new();
         for (stream, ids) in by_stream {
-            let mut ack = redis::cmd("XACK");
-            ack.arg(stream).arg(GROUP).arg(ids);
-            p.add_ignored(stream, ack);
+            p.on_ignored("XACK", stream).arg(GROUP).arg(ids);
         }
         p.run(&self.conn).await?;
         Ok(())

@@ -207,6 +207,24 @@ impl Batch {
         Self::default()
     }
 
+    /// Adds the command `name` on `key` (its first argument); its reply is kept. Further
+    /// arguments go on the command returned.
+    pub fn on(&mut self, name: &str, key: &str) -> &mut Cmd {
+        self.push(name, key, true)
+    }
+
+    /// Adds the command `name` on `key` like [`Batch::on`], its reply dropped.
+    pub fn on_ignored(&mut self, name: &str, key: &str) -> &mut Cmd {
+        self.push(name, key, false)
+    }
+
+    fn push(&mut self, name: &str, key: &str, keep: bool) -> &mut Cmd {
+        let mut cmd = ::redis::cmd(name);
+        cmd.arg(key);
+        self.items.push(Item { slot: Slot::for_key(key), cmd, keep });
+        &mut self.items.last_mut().expect("just pushed").cmd
+    }
+
     /// Adds `cmd`, which touches `key` (and only keys of its slot); its reply is kept.
     pub fn add(&mut self, key: &str, cmd: Cmd) -> &mut Self {
         self.items.push(Item { slot: Slot::for_key(key), cmd, keep: true });

@@ -41,13 +41,8 @@ impl std::fmt::Debug for RedisStore {
 /// "unavailable" (the client may retry); anything else Redis says is a fault of ours.
 fn unavailable(e: ::redis::RedisError) -> HotError {
     use ::redis::{ErrorKind, ServerErrorKind};
-    let passing = e.is_cluster_error()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading | ServerErrorKind::ReadOnly)
-                | ErrorKind::ClusterConnectionNotFound
-        );
-    if passing || e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+    let passing = matches!(e.kind(), ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::ReadOnly));
+    if passing || cut_off(&e) || e.is_timeout() {
         HotError::Unavailable(e.to_string())
     } else {
         HotError::Corrupt(format!("Redis refused a command: {e}"))
@@ -386,7 +381,7 @@ impl RedisStore {
         let mut p = Batch::new();
         for b in boards {
             let k = self.keys.board(campaign, b);
-            p.add(&k, with(cmd("ZADD"), &k).arg("GT").arg(key).arg(participant.as_str()).clone());
+            p.on("ZADD", &k).arg("GT").arg(key).arg(participant.as_str());
         }
         self.batch(&p).await.map(drop)
     }
@@ -607,9 +602,9 @@ impl HotStore for RedisStore {
         let mut p = Batch::new();
         for b in boards {
             let k = self.keys.board(campaign, b);
-            p.add_ignored(&k, with(cmd("ZADD"), &k).arg("GT").arg(key).arg(participant.as_str()).clone());
-            p.add(&k, with(cmd("ZREVRANK"), &k).arg(participant.as_str()).clone());
-            p.add(&k, with(cmd("ZCARD"), &k));
+            p.on_ignored("ZADD", &k).arg("GT").arg(key).arg(participant.as_str());
+            p.on("ZREVRANK", &k).arg(participant.as_str());
+            p.on("ZCARD", &k);
         }
         // Asked after the ZADDs: a hide that set the mark before this read is seen here, and
         // one that sets it later takes the entry off itself.
@@ -633,11 +628,8 @@ impl HotStore for RedisStore {
         }
         let k = self.keys.board(campaign, board);
         let mut p = Batch::new();
-        p.add(
-            &k,
-            with(cmd("ZREVRANGE"), &k).arg(offset).arg(offset.saturating_add(limit - 1)).arg("WITHSCORES").clone(),
-        );
-        p.add(&k, with(cmd("ZCARD"), &k));
+        p.on("ZREVRANGE", &k).arg(offset).arg(offset.saturating_add(limit - 1)).arg("WITHSCORES");
+        p.on("ZCARD", &k);
         let mut v = self.batch(&p).await?.into_iter();
         let (Some(range), Some(Value::Int(total))) = (v.next(), v.next()) else {
             return Err(corrupt("bad leaderboard reply"));
@@ -660,8 +652,8 @@ impl HotStore for RedisStore {
     ) -> HotResult<Option<Standing>> {
         let k = self.keys.board(campaign, board);
         let mut p = Batch::new();
-        p.add(&k, with(cmd("ZREVRANK"), &k).arg(participant.as_str()).clone());
-        p.add(&k, with(cmd("ZCARD"), &k));
+        p.on("ZREVRANK", &k).arg(participant.as_str());
+        p.on("ZCARD", &k);
         match self.batch(&p).await?.as_slice() {
             [Value::Int(rank), Value::Int(total)] => Ok(Some(Standing { rank: *rank as u64, total: *total as u64 })),
             [Value::Nil, Value::Int(_)] => Ok(None),
@@ -676,7 +668,7 @@ impl HotStore for RedisStore {
         let mut p = Batch::new();
         for id in ids {
             let k = self.keys.participant(campaign, id);
-            p.add(&k, with(cmd("HGET"), &k).arg("nick").clone());
+            p.on("HGET", &k).arg("nick");
         }
         Ok(self.batch(&p).await?.iter().map(text).collect())
     }
@@ -685,7 +677,7 @@ impl HotStore for RedisStore {
         let mut p = Batch::new();
         for s in 0..self.keys.shards() {
             let k = self.keys.aggregates(campaign, s);
-            p.add(&k, with(cmd("HGETALL"), &k));
+            p.on("HGETALL", &k);
         }
         let mut out = Aggregates::default();
         for v in self.batch(&p).await? {
@@ -731,8 +723,8 @@ impl HotStore for RedisStore {
         let value = format!("{}:{}:{}", owner.campaign, owner.participant, owner.depth);
         let key = self.keys.codes(code);
         let mut p = Batch::new();
-        p.add_ignored(&key, with(cmd("HSETNX"), &key).arg(code.as_str()).arg(&value).clone());
-        p.add(&key, with(cmd("HGET"), &key).arg(code.as_str()).clone());
+        p.on_ignored("HSETNX", &key).arg(code.as_str()).arg(&value);
+        p.on("HGET", &key).arg(code.as_str());
         let v = self.batch(&p).await?;
         let stored = v.first().and_then(text).ok_or_else(|| corrupt("relay code vanished"))?;
         code_owner(&stored)
@@ -857,7 +849,7 @@ impl HotStore for RedisStore {
                     // cluster the keys of one node still sit in many slots.
                     let mut unlink = Batch::new();
                     for k in keys.iter().filter(|k| !k.ends_with(":events") && !k.ends_with(":dead")) {
-                        unlink.add_ignored(k, with(cmd("UNLINK"), k));
+                        unlink.on_ignored("UNLINK", k);
                     }
                     self.batch(&unlink).await?;
                     if next == 0 {
@@ -914,7 +906,7 @@ impl HotStore for RedisStore {
         let mut p = Batch::new();
         for b in boards {
             let k = self.keys.board(campaign, b);
-            p.add(&k, with(cmd("ZREM"), &k).arg(participant.as_str()).clone());
+            p.on("ZREM", &k).arg(participant.as_str());
         }
         self.batch(&p).await?;
         Ok(true)
