@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Replays the seed campaign against one node of this machine (docs/PERFORMANCE.md).
+#
+# Starts a throwaway redis-server and a fresh PostgreSQL database, runs Baton with the Redis hot
+# store (quiz, relay and console roles in one process, the archiver in another, so that its lag
+# can be scraped from its own /metrics), adds an organizer, and plays the campaign with
+# `baton-sim run`: citizens arriving on the seed campaign's ten-day curve with its flash crowds,
+# compressed SPEED times, and two organizers on the dashboard. Then it waits for the archiver to
+# drain, checks that SQL holds exactly what the citizens were told (`baton-sim check`), records
+# the hot store's memory, and draws the plots.
+#
+#   loadtest/replay.sh                                    # all 2.52 M participants at 500×
+#   PARTICIPANTS=25200 loadtest/replay.sh                 # a hundredth of the campaign, same curve
+#   FROM_HOUR=212 TO_HOUR=216 loadtest/replay.sh          # the last evening's peak only
+#
+# Settings (environment): PARTICIPANTS (2520000), SPEED (500), FROM_HOUR / TO_HOUR (the whole
+# campaign), MAX_P99_MS (50), MAX_LAG_S (5), OUT (loadtest/results/replay-<time>), PG_URL
+# (postgres://postgres@127.0.0.1:5432), SIM_ARGS (more `baton-sim run` flags), KEEP (0: keep the
+# temp dir). Binaries: BATON_BIN, SIM_BIN (target/release/…; built if missing).
+# Everything it starts it stops; the database it creates it drops.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+PARTICIPANTS="${PARTICIPANTS:-2520000}"
+SPEED="${SPEED:-500}"
+MAX_P99_MS="${MAX_P99_MS:-50}"
+MAX_LAG_S="${MAX_LAG_S:-5}"
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+OUT="${OUT:-$root/loadtest/results/replay-$(date -u +%Y%m%dT%H%M%SZ)}"
+KEEP="${KEEP:-0}"
+BATON_BIN="${BATON_BIN:-$root/target/release/baton}"
+SIM_BIN="${SIM_BIN:-$root/target/release/baton-sim}"
+
+for tool in redis-server redis-cli psql createdb dropdb curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server postgresql-client curl python3)" >&2; exit 1; }
+done
+if [ ! -x "$BATON_BIN" ] || [ ! -x "$SIM_BIN" ]; then
+  echo "building release baton and baton-sim…" >&2
+  (cd "$root" && cargo build --release -p baton -p baton-sim)
+fi
+
+tmp="$(mktemp -d /tmp/baton-replay.XXXXXX)"
+db="baton_replay_$$"
+pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
+  if [ "$KEEP" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+rport="$(free_port)"
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+pids+=("$!")
+createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"
+until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
+export BATON_REDIS_URL="redis://127.0.0.1:$rport"
+export BATON_DATABASE_URL="$PG_URL/$db"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+start_baton() { # name port role [args]
+  local name=$1 port=$2 role=$3; shift 3
+  "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  for _ in $(seq 600); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
+    kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "$name did not become ready (log: $tmp/$name.log)" >&2; exit 1
+}
+aport="$(free_port)"; cport="$(free_port)"
+start_baton api "$aport" quiz,relay,console --demo
+start_baton archiver "$cport" archiver
+BATON_ORGANIZER_PASSWORD="replay-organizer-pw" "$BATON_BIN" organizer add --role organizer --campaign demo sim >/dev/null
+
+mkdir -p "$OUT"
+window=()
+[ -n "${FROM_HOUR:-}" ] && window+=(--from-hour "$FROM_HOUR")
+[ -n "${TO_HOUR:-}" ] && window+=(--to-hour "$TO_HOUR")
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
+echo "replay: $PARTICIPANTS participants at ${SPEED}× ${window[*]:-whole campaign} ${SIM_ARGS:-}" | tee -a "$OUT/machine.txt"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+t0=$(date +%s.%N)
+status=0
+# shellcheck disable=SC2086
+"$SIM_BIN" run --base-url "http://127.0.0.1:$aport" --participants "$PARTICIPANTS" --speed "$SPEED" "${window[@]}" \
+  --organizer "sim:replay-organizer-pw" --archiver-metrics "http://127.0.0.1:$cport/metrics" \
+  --max-p99-ms "$MAX_P99_MS" --max-archiver-lag-s "$MAX_LAG_S" --out "$OUT" ${SIM_ARGS:-} || status=$?
+[ "$status" -le 1 ] || exit "$status"
+
+echo "waiting for the archiver to drain…" >&2
+drain0=$SECONDS
+while :; do
+  backlog=$(curl -fs "http://127.0.0.1:$cport/metrics" | awk '$1=="baton_archiver_backlog"{print $2}')
+  [ "${backlog:-1}" = 0 ] && break
+  [ $((SECONDS - drain0)) -lt 7200 ] || { echo "the archiver did not drain in 2 h" >&2; exit 1; }
+  sleep 1
+done
+echo "drained $((SECONDS - drain0)) s after the last journey; wall $(python3 -c "import time; print(round(time.time() - $t0))") s in all" | tee -a "$OUT/machine.txt"
+# The relay roll-up runs every few seconds in the relay role; let it catch up before the check.
+sleep 6
+"$SIM_BIN" check --ledger "$OUT/ledger.csv" --base-url "http://127.0.0.1:$aport" | tee "$OUT/check.txt" || status=1
+{
+  echo "redis used_memory after the run: $(redis-cli -p "$rport" INFO memory | awk -F: '/^used_memory:/{print $2}' | tr -d '\r') bytes"
+  echo "redis keys: $(redis-cli -p "$rport" DBSIZE)"
+} | tee -a "$OUT/machine.txt"
+bash "$here/plot.sh" "$OUT" || echo "plots failed (see above); the report is in $OUT" >&2
+echo "results in $OUT"
+exit "$status"
