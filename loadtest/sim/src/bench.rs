@@ -27,6 +27,10 @@ pub struct BenchConfig {
     pub ceiling_url: Option<String>,
     pub ceiling_requests: usize,
     pub tag: String,
+    /// Stop after the starts and write the attempts' answers to make, one `token attempt
+    /// question` line each (question by question across attempts), for another load generator
+    /// (`loadtest/answers.lua`).
+    pub answers_file: Option<std::path::PathBuf>,
 }
 
 /// One phase's rate.
@@ -184,6 +188,22 @@ pub async fn bench(cfg: &BenchConfig) -> anyhow::Result<Vec<Phase>> {
         })
         .await,
     );
+
+    if let Some(path) = &cfg.answers_file {
+        let mut out = String::new();
+        let attempts: Vec<(&Player, &(String, Vec<Value>))> =
+            players.iter().filter_map(|p| p.get()).filter_map(|p| p.attempt.get().map(|a| (p, a))).collect();
+        let most = attempts.iter().map(|(_, (_, qs))| qs.len()).max().unwrap_or(0);
+        for k in 0..most {
+            for (pl, (aid, qs)) in &attempts {
+                if let Some(q) = qs.get(k) {
+                    out.push_str(&format!("{} {aid} {}\n", pl.token, q["id"].as_str().unwrap_or_default()));
+                }
+            }
+        }
+        std::fs::write(path, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok(phases);
+    }
 
     // Answers: one participant's answers in order, `concurrency` participants at a time.
     let (stats, http) = fresh()?;

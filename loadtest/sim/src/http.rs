@@ -45,7 +45,7 @@ impl Http {
         Ok(Self { client, base: base.trim_end_matches('/').to_owned(), stats })
     }
 
-    /// Sends a request of `kind` and reads its JSON body (empty bodies read as `null`). A
+    /// Sends a request of `kind` and reads its JSON body (other bodies read as `null`). A
     /// status other than `expect` (or `alt`, when given) is an error of that kind.
     #[allow(clippy::too_many_arguments)]
     pub async fn call(
@@ -67,16 +67,18 @@ impl Http {
         }
         let t0 = Instant::now();
         let sent = rb.send().await;
-        let (status, location, bytes) = match sent {
+        let (status, location, json_body, bytes) = match sent {
             Ok(r) => {
                 let status = r.status().as_u16();
-                let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let (location, json_body) =
+                    (header("location"), header("content-type").is_some_and(|t| t.contains("json")));
                 match r.bytes().await {
-                    Ok(b) => (status, location, Ok(b)),
-                    Err(e) => (0, None, Err(e.to_string())),
+                    Ok(b) => (status, location, json_body, Ok(b)),
+                    Err(e) => (0, None, false, Err(e.to_string())),
                 }
             }
-            Err(e) => (0, None, Err(e.to_string())),
+            Err(e) => (0, None, false, Err(e.to_string())),
         };
         let latency = t0.elapsed();
         let fail = |status: u16, detail: String| {
@@ -87,7 +89,7 @@ impl Http {
         if !expect.contains(&status) {
             return Err(fail(status, String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()));
         }
-        let json = if bytes.is_empty() {
+        let json = if !json_body {
             Value::Null
         } else {
             match serde_json::from_slice(&bytes) {

@@ -50,6 +50,10 @@ enum Command {
         /// Writes the phases as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Only join and start, then write the answers to make to this file (`token attempt
+        /// question` lines) for wrk (`loadtest/answers.lua`).
+        #[arg(long)]
+        answers_file: Option<PathBuf>,
     },
     /// Serves `GET /` → `ok` with actix-web, the ceiling for `bench`.
     Ceiling {
@@ -156,7 +160,16 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bench { base_url, campaign, participants, concurrency, ceiling_url, ceiling_requests, out } => {
+        Command::Bench {
+            base_url,
+            campaign,
+            participants,
+            concurrency,
+            ceiling_url,
+            ceiling_requests,
+            out,
+            answers_file,
+        } => {
             let tag = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
             let cfg = bench::BenchConfig {
                 base_url,
@@ -166,6 +179,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
                 ceiling_url,
                 ceiling_requests,
                 tag,
+                answers_file,
             };
             let phases = bench::bench(&cfg).await?;
             for p in &phases {
