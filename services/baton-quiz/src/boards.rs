@@ -17,6 +17,12 @@ use baton_http::problem::ProblemDoc;
 /// Deepest page a board serves (ten times the seed campaign's participants).
 pub const MAX_OFFSET: u64 = 100_000_000;
 
+/// How far a participant may move on a board between reading its rank and reading the page
+/// around it: finishes landing in between push it down (in a flash crowd, hundreds a second on
+/// one county's board). `around=me` reads this much more on each side and cuts the page around
+/// the participant where it actually is.
+const AROUND_SLACK: u64 = 25;
+
 /// What a board name names.
 enum Named {
     Individual(Board),
@@ -102,31 +108,39 @@ pub async fn leaderboard(
     };
     let view = match board {
         Named::Individual(b) => {
-            let mut my_entry = None;
-            if let Some(p) = &me {
-                let standing = q.store.standing(c.id(), &b, &p.id).await.map_err(Problem::from)?;
-                if let Some(s) = standing {
-                    offset = s.rank.saturating_sub(limit / 2);
-                }
-                my_entry = Some(standing);
+            let (mut read_offset, mut read_limit) = (offset, limit);
+            if let Some(p) = &me
+                && let Some(s) = q.store.standing(c.id(), &b, &p.id).await.map_err(Problem::from)?
+            {
+                read_offset = s.rank.saturating_sub(limit / 2 + AROUND_SLACK);
+                read_limit = limit + 2 * AROUND_SLACK;
+                offset = s.rank.saturating_sub(limit / 2);
             }
-            let page = q.store.board_page(c.id(), &b, offset, limit).await.map_err(Problem::from)?;
+            let mut page = q.store.board_page(c.id(), &b, read_offset, read_limit).await.map_err(Problem::from)?;
+            if read_limit > limit {
+                // Cut `limit` entries starting `limit / 2` above the participant where the page
+                // has it (or where its rank said, if it has left the board meanwhile).
+                let mine = me.as_ref().and_then(|p| page.entries.iter().position(|(id, _)| *id == p.id));
+                let start = match mine {
+                    Some(i) => (i as u64).saturating_sub(limit / 2),
+                    None => offset - read_offset,
+                };
+                offset = read_offset + start;
+                page.entries = page.entries.into_iter().skip(start as usize).take(limit as usize).collect();
+            }
             let entries = individual(&q, &c, &page, offset).await?;
             let me = me.map(|p| {
-                my_entry
-                    .flatten()
-                    .and_then(|s| entries.iter().find(|e| e.rank == s.rank + 1 && e.id == p.id.as_str()))
-                    .map(|e| EntryView {
-                        rank: e.rank,
-                        id: e.id.clone(),
-                        name: e.name.clone(),
-                        value: e.value,
-                        seconds: e.seconds,
-                        target: None,
-                        rate: None,
-                        avg_best_score: None,
-                        relayed: None,
-                    })
+                entries.iter().find(|e| e.id == p.id.as_str()).map(|e| EntryView {
+                    rank: e.rank,
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    value: e.value,
+                    seconds: e.seconds,
+                    target: None,
+                    rate: None,
+                    avg_best_score: None,
+                    relayed: None,
+                })
             });
             BoardView { board: name, total: page.total, entries, me }
         }
