@@ -56,17 +56,18 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 rport="$(free_port)"
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-pids+=("$!")
+redis_pid=$!; pids+=("$redis_pid")
 createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"
 until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
 export BATON_REDIS_URL="redis://127.0.0.1:$rport"
 export BATON_DATABASE_URL="$PG_URL/$db"
 export RUST_LOG="${RUST_LOG:-warn}"
 
-start_baton() { # name port role [args]
+started=0
+start_baton() { # name port role [args]; sets $started to its pid
   local name=$1 port=$2 role=$3; shift 3
   "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
-  local pid=$!; pids+=("$pid")
+  local pid=$!; pids+=("$pid"); started=$pid
   for _ in $(seq 600); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
     kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; exit 1; }
@@ -75,8 +76,8 @@ start_baton() { # name port role [args]
   echo "$name did not become ready (log: $tmp/$name.log)" >&2; exit 1
 }
 aport="$(free_port)"; cport="$(free_port)"
-start_baton api "$aport" quiz,relay,console --demo
-start_baton archiver "$cport" archiver
+start_baton api "$aport" quiz,relay,console --demo; api_pid=$started
+start_baton archiver "$cport" archiver; arch_pid=$started
 BATON_ORGANIZER_PASSWORD="replay-organizer-pw" "$BATON_BIN" organizer add --role organizer --campaign demo sim >/dev/null
 
 mkdir -p "$OUT"
@@ -86,6 +87,15 @@ window=()
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
 echo "replay: $PARTICIPANTS participants at ${SPEED}× ${window[*]:-whole campaign} ${SIM_ARGS:-}" | tee -a "$OUT/machine.txt"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { # the CPU of the PostgreSQL backends serving our database
+  local sum=0
+  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '$db' and pid <> pg_backend_pid()"); do
+    sum=$((sum + $(ticks "$p")))
+  done
+  echo "$sum"
+}
+child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; } # children waited for: the simulator
+cpu0="$(ticks "$api_pid") $(ticks "$arch_pid") $(ticks "$redis_pid") $(pg_ticks) $(child_ticks)"
 t0=$(date +%s.%N)
 status=0
 # shellcheck disable=SC2086
@@ -103,6 +113,20 @@ while :; do
   sleep 1
 done
 echo "drained $((SECONDS - drain0)) s after the last journey; wall $(python3 -c "import time; print(round(time.time() - $t0))") s in all" | tee -a "$OUT/machine.txt"
+cpu1="$(ticks "$api_pid") $(ticks "$arch_pid") $(ticks "$redis_pid") $(pg_ticks) $(child_ticks)"
+python3 - "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$OUT/report.json" <<'EOF' | tee -a "$OUT/machine.txt"
+import json, sys
+a, b = [list(map(int, x.split())) for x in sys.argv[1:3]]
+hz = int(sys.argv[3])
+r = json.load(open(sys.argv[4]))
+names = ["baton (quiz, relay, console)", "archiver", "redis-server", "PostgreSQL backends", "baton-sim"]
+secs = [(y - x) / hz for x, y in zip(a, b)]
+journeys = max(r["journeys_done"] + r["journeys_failed"], 1)
+print(f"CPU over the run and the drain ({journeys} journeys, {r['requests']} requests):")
+for n, s in zip(names, secs):
+    print(f"  {n:<30} {s:8.1f} s  {s * 1000 / journeys:6.2f} ms a journey")
+print(f"  {'all':<30} {sum(secs):8.1f} s  {sum(secs) * 1000 / journeys:6.2f} ms a journey")
+EOF
 # The relay roll-up runs every few seconds in the relay role; let it catch up before the check.
 sleep 6
 "$SIM_BIN" check --ledger "$OUT/ledger.csv" --base-url "http://127.0.0.1:$aport" | tee "$OUT/check.txt" || status=1
