@@ -628,6 +628,7 @@ pub async fn a_cleared_campaign_can_be_restored(s: &dyn HotStore, probe: &dyn Ev
     s.clear_campaign(&c).await.unwrap();
     assert_eq!(s.participant(&c, &a).await.unwrap(), None);
     assert_eq!(s.aggregates(&c).await.unwrap(), Aggregates::default());
+    assert_eq!(s.totals(&c).await.unwrap(), Aggregates::default());
     assert_eq!(s.board_page(&c, &Board::Score, 0, 10).await.unwrap(), BoardPage::default());
     let places = |r: &str| match r {
         "t1" => vec![place("t1"), place("c1"), place("city")],
@@ -697,6 +698,9 @@ pub async fn relays_are_recorded(s: &dyn HotStore, probe: &dyn EventProbe) {
     s.click(&owner, T0 + 12).await.unwrap();
     let agg = s.aggregates(&c).await.unwrap();
     assert_eq!((agg.shares, agg.clicks), (2, 1));
+    let totals = s.totals(&c).await.unwrap();
+    assert_eq!((totals.participants, totals.relayed, totals.shares, totals.clicks), (3, 2, 2, 1));
+    assert!(totals.places.is_empty() && totals.units.is_empty());
     // Each participant's events are in order; shards may interleave them, so compare sorted.
     let events = probe.events(&c).await;
     let mut kinds: Vec<(String, String)> = events.iter().map(|e| (e.body.kind().to_owned(), e.id.clone())).collect();

@@ -305,6 +305,13 @@ pub trait HotStore: Send + Sync + 'static {
     /// Nicknames of participants, in the order asked (None for an unknown participant).
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>>;
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates>;
+    /// The campaign-wide counters of [`HotStore::aggregates`] (participants, relayed, shares,
+    /// clicks), with `places` and `units` left empty: what the campaign page shows on every
+    /// view. Stores whose counters of places and units cost to read skip them.
+    async fn totals(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
+        let a = self.aggregates(campaign).await?;
+        Ok(Aggregates { places: HashMap::new(), units: HashMap::new(), ..a })
+    }
     /// Whether the store answers (readiness).
     async fn ping(&self) -> HotResult<()>;
 

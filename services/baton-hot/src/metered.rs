@@ -228,6 +228,10 @@ impl HotStore for Metered {
         self.timed("aggregates", self.inner.aggregates(campaign)).await
     }
 
+    async fn totals(&self, campaign: &CampaignId) -> HotResult<Aggregates> {
+        self.timed("totals", self.inner.totals(campaign)).await
+    }
+
     async fn ping(&self) -> HotResult<()> {
         self.timed("ping", self.inner.ping()).await
     }

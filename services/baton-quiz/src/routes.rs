@@ -68,7 +68,7 @@ pub(crate) fn share_url(q: &Quiz, code: &RelayCode) -> String {
 #[get("/api/v1/campaigns/{cid}")]
 async fn campaign_info(q: web::Data<Quiz>, cid: web::Path<String>) -> Result<web::Json<CampaignView>, Problem> {
     let c = campaign(&q, &cid)?;
-    let agg = q.store.aggregates(c.id()).await.map_err(Problem::from)?;
+    let agg = q.store.totals(c.id()).await.map_err(Problem::from)?;
     let d = c.doc();
     let r = &d.rules;
     Ok(web::Json(CampaignView {

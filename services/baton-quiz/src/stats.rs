@@ -35,7 +35,7 @@ impl StatsCache {
         {
             return Ok(v.clone());
         }
-        let agg = q.store.aggregates(id).await.map_err(Problem::from)?;
+        let agg = q.store.totals(id).await.map_err(Problem::from)?;
         let v = StatsView { participants: agg.participants, relayed: agg.relayed };
         self.0.lock().expect("not poisoned").insert(id.clone(), (now, v.clone()));
         Ok(v)
