@@ -39,7 +39,9 @@ impl Http {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Below actix-web's keep-alive (5 s), so that an idle connection the server is closing
+            // is not picked for a request.
+            .pool_idle_timeout(Duration::from_secs(4))
             .timeout(timeout)
             .build()?;
         Ok(Self { client, base: base.trim_end_matches('/').to_owned(), stats })

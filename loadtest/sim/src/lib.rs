@@ -12,7 +12,7 @@
 //! slow server shows up as latency and lag instead of being hidden by a slower load generator.
 //!
 //! [`run`] returns a [`Report`]: throughput, latency percentiles and errors per request kind,
-//! the busiest minute, the live stream, the relay chains, and every contradiction between
+//! the peak (the busiest 10 seconds), the live stream, the relay chains, and every contradiction between
 //! Baton's answers found on the way. [`check`] compares SQL with what Baton acknowledged;
 //! [`bench`] measures rates against the machine's ceiling.
 
@@ -66,7 +66,7 @@ pub struct RunConfig {
 /// Thresholds a run must meet.
 #[derive(Debug, Clone, Default)]
 pub struct Thresholds {
-    /// p99 of every participant request kind, over the run and in its busiest minute.
+    /// p99 of every participant request kind, over the run and at its peak (busiest 10 s).
     pub max_p99_ms: Option<f64>,
     /// Failed requests over all requests.
     pub max_error_rate: Option<f64>,
@@ -92,13 +92,14 @@ pub struct Report {
     pub errors: u64,
     pub error_rate: f64,
     pub kinds: BTreeMap<String, KindSummary>,
-    /// The busiest 10 seconds' participant requests/s and answers/s.
+    /// The highest 10-second rolling mean of participant requests/s and of answers/s.
     pub peak_requests_per_s: f64,
     pub peak_answers_per_s: f64,
-    /// The busiest minute of the run (1-based) and its participant latency by kind.
-    pub busiest_minute: Option<usize>,
-    pub busiest_minute_requests: u64,
-    pub busiest_minute_kinds: BTreeMap<String, KindSummary>,
+    /// The peak: the run's busiest 10 seconds (seconds from its start) and their participant
+    /// latency by kind.
+    pub peak_window: Option<(u64, u64)>,
+    pub peak_window_requests: u64,
+    pub peak_window_kinds: BTreeMap<String, KindSummary>,
     /// How late arrivals started their journey (waiting for a free slot or a busy generator).
     pub start_lag_p99_ms: Option<f64>,
     pub start_lag_max_ms: f64,
@@ -258,7 +259,8 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
             .map(|w| w.iter().map(f).sum::<u64>() as f64 / w.len() as f64)
             .fold(0.0, f64::max)
     };
-    let busiest = stats.busiest_minute();
+    let busiest = stats.peak_window();
+    let w = stats::PEAK_WINDOW_S;
     let depths = world.depths.lock().expect("depths lock").clone();
     let (violations, violation_examples) = world.violations.lock().expect("violations lock").clone();
     let mut report = Report {
@@ -278,14 +280,14 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
         kinds,
         peak_requests_per_s: rolling(|s| s.requests),
         peak_answers_per_s: rolling(|s| s.answers),
-        busiest_minute: busiest.as_ref().map(|b| b.0 + 1),
-        busiest_minute_requests: busiest.as_ref().map_or(0, |b| b.1.values().map(stats::Histogram::count).sum()),
-        busiest_minute_kinds: busiest
+        peak_window: busiest.as_ref().map(|b| (b.0 as u64 * w, (b.0 as u64 + 1) * w)),
+        peak_window_requests: busiest.as_ref().map_or(0, |b| b.1.values().map(stats::Histogram::count).sum()),
+        peak_window_kinds: busiest
             .map(|(_, m)| {
                 m.iter()
                     .map(|(k, h)| {
                         let s = stats::KindStats { latency: h.clone(), ..Default::default() };
-                        ((*k).to_owned(), s.summary(60.0))
+                        ((*k).to_owned(), s.summary(w as f64))
                     })
                     .collect()
             })
@@ -315,7 +317,7 @@ pub fn judge(r: &Report, limits: &Thresholds) -> Vec<String> {
         ));
     }
     if let Some(max) = limits.max_p99_ms {
-        for (scope, kinds) in [("the run", &r.kinds), ("the busiest minute", &r.busiest_minute_kinds)] {
+        for (scope, kinds) in [("the run", &r.kinds), ("the peak 10 s", &r.peak_window_kinds)] {
             for (k, s) in kinds.iter().filter(|(k, _)| stats::PARTICIPANT_KINDS.contains(&k.as_str())) {
                 if let Some(p99) = s.p99_ms.filter(|p| *p > max) {
                     failed.push(format!("p99 of {k} over {scope} is {p99:.1} ms, above {max} ms"));
@@ -431,19 +433,19 @@ pub fn render(r: &Report) -> String {
         let statuses: Vec<String> = s.error_statuses.iter().map(|(st, n)| format!("{n}× {st}")).collect();
         out.push_str(&format!("errors of {k}: {} (status 0: no response)\n", statuses.join(", ")));
     }
-    if let Some(m) = r.busiest_minute {
+    if let Some((from, to)) = r.peak_window {
         out.push_str(&format!(
-            "busiest minute {m}: {} participant requests ({:.0}/s); p99 by kind:",
-            r.busiest_minute_requests,
-            r.busiest_minute_requests as f64 / 60.0
+            "peak: seconds {from}–{to} of the run, {} participant requests ({:.0}/s); p99 by kind:",
+            r.peak_window_requests,
+            r.peak_window_requests as f64 / (to - from) as f64
         ));
-        for (k, s) in &r.busiest_minute_kinds {
+        for (k, s) in &r.peak_window_kinds {
             out.push_str(&format!(" {k} {}", ms(s.p99_ms)));
         }
         out.push('\n');
     }
     out.push_str(&format!(
-        "peak (10 s): {:.0} requests/s, {:.0} answers/s; errors {} of {} ({:.4} %); start lag p99 {} ms, max {:.0} ms\n",
+        "highest 10-s mean: {:.0} requests/s, {:.0} answers/s; errors {} of {} ({:.4} %); start lag p99 {} ms, max {:.0} ms\n",
         r.peak_requests_per_s, r.peak_answers_per_s, r.errors, r.requests, r.error_rate * 100.0, ms(r.start_lag_p99_ms), r.start_lag_max_ms
     ));
     if let Some(l) = r.archiver_lag_max_s {

@@ -114,7 +114,7 @@ struct RunArgs {
     /// Where report.json, timeseries.csv and ledger.csv go.
     #[arg(long, default_value = "loadtest/results/latest")]
     out: PathBuf,
-    /// Fail if any participant request kind's p99 (over the run or its busiest minute) is above.
+    /// Fail if any participant request kind's p99 (over the run or at its peak, the busiest 10 s) is above.
     #[arg(long)]
     max_p99_ms: Option<f64>,
     /// Fail if more than this share of requests fail.

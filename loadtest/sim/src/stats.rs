@@ -123,6 +123,10 @@ pub struct Second {
     pub archiver_lag_s: Option<f64>,
 }
 
+/// The window the peak is looked for in, in seconds of the run (at 1000× a campaign's 2.8
+/// hours; a flash crowd's first minutes at 500×).
+pub const PEAK_WINDOW_S: u64 = 10;
+
 /// The kinds of participant request (the console's and the live stream's are counted apart).
 pub const PARTICIPANT_KINDS: [&str; 8] = ["click", "page", "join", "start", "answer", "finish", "board", "share"];
 
@@ -139,8 +143,9 @@ struct Inner {
     kinds: BTreeMap<&'static str, KindStats>,
     window: Window,
     seconds: Vec<Second>,
-    /// Participant requests' latency by minute of the run and kind, to find the peak minute.
-    minutes: Vec<BTreeMap<&'static str, Histogram>>,
+    /// Participant requests' latency by [`PEAK_WINDOW_S`] window of the run and kind, to find
+    /// the peak.
+    windows: Vec<BTreeMap<&'static str, Histogram>>,
 }
 
 /// Everything measured, shared by every task of a run.
@@ -171,11 +176,11 @@ impl Stats {
             *k.statuses.entry(status).or_default() += 1;
         }
         if PARTICIPANT_KINDS.contains(&kind) {
-            let minute = (self.began.elapsed().as_secs() / 60) as usize;
-            if g.minutes.len() <= minute {
-                g.minutes.resize_with(minute + 1, BTreeMap::new);
+            let window = (self.began.elapsed().as_secs() / PEAK_WINDOW_S) as usize;
+            if g.windows.len() <= window {
+                g.windows.resize_with(window + 1, BTreeMap::new);
             }
-            g.minutes[minute].entry(kind).or_default().record(latency);
+            g.windows[window].entry(kind).or_default().record(latency);
             let w = &mut g.window;
             w.latency.record(latency);
             w.requests += 1;
@@ -212,12 +217,12 @@ impl Stats {
         self.inner.lock().expect("stats lock").kinds.clone()
     }
 
-    /// The minute of the run (0-based) with the most participant requests, and its latency by
-    /// kind.
-    pub fn busiest_minute(&self) -> Option<(usize, BTreeMap<&'static str, Histogram>)> {
+    /// The [`PEAK_WINDOW_S`] window of the run (0-based) with the most participant requests, and
+    /// its latency by kind.
+    pub fn peak_window(&self) -> Option<(usize, BTreeMap<&'static str, Histogram>)> {
         let g = self.inner.lock().expect("stats lock");
         let total = |m: &BTreeMap<&'static str, Histogram>| m.values().map(Histogram::count).sum::<u64>();
-        let (i, m) = g.minutes.iter().enumerate().max_by_key(|(_, m)| total(m))?;
+        let (i, m) = g.windows.iter().enumerate().max_by_key(|(_, m)| total(m))?;
         Some((i, m.clone()))
     }
 
