@@ -21,7 +21,9 @@
 #
 # Settings (environment): PARTICIPANTS (20000), CONCURRENCY (64), BOARD_MEMBERS (2500000),
 # MEMORY_PARTICIPANTS (2500000; 0 skips), PG_URL (postgres://postgres@127.0.0.1:5432), OUT
-# (loadtest/results/bench-<time>). Everything it starts it stops; the database it creates it drops.
+# (loadtest/results/bench-<time>), PROFILE (0; 1: `perf record` Baton during the wrk answers
+# and the archiver and its PostgreSQL backends during the drain, 10 s each, into
+# $OUT/perf-*.txt). Everything it starts it stops; the database it creates it drops.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -101,12 +103,25 @@ api_pid=$!; pids+=("$api_pid")
 wait_ready "http://127.0.0.1:$aport/readyz" "$api_pid" "$tmp/api.log"
 "$SIM" bench --base-url "http://127.0.0.1:$aport" --participants "$PARTICIPANTS" --concurrency "$CONCURRENCY" \
   --ceiling-url "http://127.0.0.1:$cport" --out "$OUT/redis.json" 2>/dev/null | tee -a "$OUT/bench.txt"
-# Answers again, driven by wrk like the ceiling: PARTICIPANTS more citizens join and start, then
-# wrk posts all their answers (loadtest/answers.lua).
-"$SIM" bench --base-url "http://127.0.0.1:$aport" --participants "$PARTICIPANTS" --concurrency "$CONCURRENCY" \
+# Answers again, driven by wrk like the ceiling: 2 x PARTICIPANTS more citizens join and start,
+# then wrk posts their answers for 5 s (loadtest/answers.lua; it must not run out).
+"$SIM" bench --base-url "http://127.0.0.1:$aport" --participants "$((PARTICIPANTS * 2))" --concurrency "$CONCURRENCY" \
   --answers-file "$tmp/answers.txt" >"$tmp/prepare.txt" 2>&1
-wrk -t 2 -c "$CONCURRENCY" -d 600s -s "$here/answers.lua" "http://127.0.0.1:$aport" -- "$tmp/answers.txt" 2 \
+profiling=""
+profile() { # name seconds pids (comma-separated): perf samples of those processes, summed by symbol
+  profiling=""
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; return 0; }
+  ( sleep 1; perf record -q -F 499 -g -p "$3" -o "$tmp/$1.data" -- sleep "$2" >/dev/null 2>&1
+    perf report -i "$tmp/$1.data" --stdio --no-children --percent-limit 1 --sort comm,dso,symbol 2>/dev/null \
+      | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' >"$OUT/perf-$1.txt" ) &
+  profiling=$!
+}
+profiled() { [ -z "$profiling" ] || wait "$profiling"; }
+profile baton-answers 4 "$api_pid"
+wrk -t 2 -c "$CONCURRENCY" -d 5s -s "$here/answers.lua" "http://127.0.0.1:$aport" -- "$tmp/answers.txt" 2 \
   | grep '^ANSWERS' | tee -a "$OUT/bench.txt"
+profiled
 stop "$api_pid"
 
 # 3. The archiver's sustained rate on what the phases left in the streams.
@@ -119,6 +134,8 @@ BATON_REDIS_URL="redis://127.0.0.1:$rport" BATON_DATABASE_URL="$PG_URL/$db" RUST
 arch_pid=$!; pids+=("$arch_pid")
 wait_ready "http://127.0.0.1:$xport/readyz" "$arch_pid" "$tmp/archiver.log"
 t0=$(date +%s.%N)
+backends=$(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select string_agg(pid::text, ',') from pg_stat_activity where datname = '$db'")
+profile archiver 10 "$arch_pid${backends:+,$backends}"
 while :; do
   done_events=$(curl -fs "http://127.0.0.1:$xport/metrics" | awk '/^baton_archiver_events_total/{s+=$2} END{print int(s)}')
   [ "${done_events:-0}" -ge "$events" ] && break
@@ -127,6 +144,7 @@ while :; do
 done
 secs=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
 log "BENCH phase=archiver events=$events seconds=$secs per_second=$(python3 -c "print(round($events / $secs))")"
+profiled
 stop "$arch_pid"; stop "$redis_pid"
 
 # 4. The embedded store with SQLite.
@@ -184,8 +202,11 @@ if m:
 m = re.search(r"RESULT participants=(\d+) .*bytes_per_participant=([\d.]+)", text)
 if m:
     print(f"Redis memory: {float(m[2]):,.0f} bytes per participant at {int(m[1]):,} participants (target 400)")
-m = re.search(r"ANSWERS requests=(\d+) answered=(\d+) failed=(\d+) .*per_second=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", text)
-if m:
+m = re.search(r"ANSWERS requests=(\d+) answered=(\d+) failed=(\d+) resent=(\d+) .*per_second=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", text)
+if m and int(m[4]) > 0:
+    print(f"wrk ran out of answers ({m[4]} resent): run again with a larger PARTICIPANTS")
+elif m:
+    m = [None, m[1], m[2], m[3], m[5], m[6], m[7]]
     rate = int(m[4])
     print(f"redis     answers with wrk   {rate:>9,} {float(m[5]):>7.2f} {float(m[6]):>7.2f} {rate / wrk:>7.3f} {'-':>8} {int(m[3]):>6}")
     ok = rate >= wrk / 3
