@@ -21,9 +21,9 @@
 #
 # Settings (environment): PARTICIPANTS (20000), CONCURRENCY (64), BOARD_MEMBERS (2500000),
 # MEMORY_PARTICIPANTS (2500000; 0 skips), PG_URL (postgres://postgres@127.0.0.1:5432), OUT
-# (loadtest/results/bench-<time>), PROFILE (0; 1: `perf record` Baton during the wrk answers
-# and the archiver and its PostgreSQL backends during the drain, 10 s each, into
-# $OUT/perf-*.txt). Everything it starts it stops; the database it creates it drops.
+# (loadtest/results/bench-<time>), PROFILE (0; 1: `perf record` Baton during a second, unmeasured
+# wrk answers run, and the archiver and its PostgreSQL backends during the drain, into
+# $OUT/perf-*.txt; the drain's rate is then slowed by the sampling). Everything it starts it stops; the database it creates it drops.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -114,14 +114,19 @@ profile() { # name seconds pids (comma-separated): perf samples of those process
   command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; return 0; }
   ( sleep 1; perf record -q -F 499 -g -p "$3" -o "$tmp/$1.data" -- sleep "$2" >/dev/null 2>&1
     perf report -i "$tmp/$1.data" --stdio --no-children --percent-limit 1 --sort comm,dso,symbol 2>/dev/null \
-      | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' >"$OUT/perf-$1.txt" ) &
+      | grep -E '^ +[0-9.]+%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' >"$OUT/perf-$1.txt" ) &
   profiling=$!
 }
 profiled() { [ -z "$profiling" ] || wait "$profiling"; }
-profile baton-answers 4 "$api_pid"
 wrk -t 2 -c "$CONCURRENCY" -d 5s -s "$here/answers.lua" "http://127.0.0.1:$aport" -- "$tmp/answers.txt" 2 \
   | grep '^ANSWERS' | tee -a "$OUT/bench.txt"
-profiled
+if [ "${PROFILE:-0}" = 1 ]; then # sampled apart from the measured run: perf slows what it samples
+  "$SIM" bench --base-url "http://127.0.0.1:$aport" --participants "$PARTICIPANTS" --concurrency "$CONCURRENCY" \
+    --answers-file "$tmp/answers.txt" >"$tmp/prepare.txt" 2>&1
+  profile baton-answers 4 "$api_pid"
+  wrk -t 2 -c "$CONCURRENCY" -d 5s -s "$here/answers.lua" "http://127.0.0.1:$aport" -- "$tmp/answers.txt" 2 >/dev/null
+  profiled
+fi
 stop "$api_pid"
 
 # 3. The archiver's sustained rate on what the phases left in the streams.
