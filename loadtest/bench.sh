@@ -32,7 +32,6 @@ PARTICIPANTS="${PARTICIPANTS:-20000}"
 CONCURRENCY="${CONCURRENCY:-64}"
 BOARD_MEMBERS="${BOARD_MEMBERS:-2500000}"
 MEMORY_PARTICIPANTS="${MEMORY_PARTICIPANTS:-2500000}"
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 OUT="${OUT:-$root/loadtest/results/bench-$(date -u +%Y%m%dT%H%M%SZ)}"
 
 if ! command -v wrk >/dev/null; then
@@ -49,28 +48,9 @@ BATON="$root/target/release/baton"
 SIM="$root/target/release/baton-sim"
 
 mkdir -p "$OUT"
-tmp="$(mktemp -d /tmp/baton-bench.XXXXXX)"
-db="baton_bench_$$"
-pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { # url pid log
-  for _ in $(seq 600); do
-    curl -fs "$1" >/dev/null 2>&1 && return
-    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "not ready: $1 (log: $3)" >&2; exit 1
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+throwaway bench
 log() { echo "$*" | tee -a "$OUT/bench.txt"; }
 
 log "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON" --version); $(redis-server --version | cut -d' ' -f1-3); $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -91,11 +71,8 @@ MEMBERS="$BOARD_MEMBERS" bash "$root/loadtest/cost/redis_bench.sh" | tee -a "$OU
 
 # 2. Baton on Redis, the archiver stopped.
 log "== 2. Baton on Redis (quiz, relay, console; the archiver stopped)"
-rport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-redis_pid=$!; pids+=("$redis_pid")
-createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
+start_redis "$tmp"
+create_db
 aport="$(free_port)"
 BATON_REDIS_URL="redis://127.0.0.1:$rport" BATON_DATABASE_URL="$PG_URL/$db" RUST_LOG=warn \
   "$BATON" serve --role quiz,relay,console --demo --listen "127.0.0.1:$aport" --rate-limits off >"$tmp/api.log" 2>&1 &
@@ -166,15 +143,11 @@ stop "$emb_pid"; stop "$ceiling_pid"
 # 5. Redis memory per participant.
 if [ "$MEMORY_PARTICIPANTS" != 0 ]; then
   log "== 5. Redis memory per participant at $MEMORY_PARTICIPANTS participants"
-  mport="$(free_port)"
-  mkdir -p "$tmp/mem"
-  redis-server --port "$mport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/mem" --logfile "$tmp/mem.log" &
-  mem_pid=$!; pids+=("$mem_pid")
-  until redis-cli -p "$mport" ping >/dev/null 2>&1; do sleep 0.1; done
-  "$root/target/release/examples/hot_memory" --redis-url "redis://127.0.0.1:$mport" --participants "$MEMORY_PARTICIPANTS" \
+  start_redis "$tmp/mem"
+  "$root/target/release/examples/hot_memory" --redis-url "redis://127.0.0.1:$rport" --participants "$MEMORY_PARTICIPANTS" \
     >"$OUT/hot_memory.txt" 2>&1
   grep '^RESULT' "$OUT/hot_memory.txt" | tee -a "$OUT/bench.txt"
-  stop "$mem_pid"
+  stop "$redis_pid"
 fi
 
 # Summary.

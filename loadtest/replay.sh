@@ -26,9 +26,7 @@ PARTICIPANTS="${PARTICIPANTS:-2520000}"
 SPEED="${SPEED:-500}"
 MAX_P99_MS="${MAX_P99_MS:-50}"
 MAX_LAG_S="${MAX_LAG_S:-5}"
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 OUT="${OUT:-$root/loadtest/results/replay-$(date -u +%Y%m%dT%H%M%SZ)}"
-KEEP="${KEEP:-0}"
 BATON_BIN="${BATON_BIN:-$root/target/release/baton}"
 SIM_BIN="${SIM_BIN:-$root/target/release/baton-sim}"
 
@@ -40,25 +38,11 @@ if [ ! -x "$BATON_BIN" ] || [ ! -x "$SIM_BIN" ]; then
   (cd "$root" && cargo build --release -p baton -p baton-sim)
 fi
 
-tmp="$(mktemp -d /tmp/baton-replay.XXXXXX)"
-db="baton_replay_$$"
-pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
-  if [ "$KEEP" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-rport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-redis_pid=$!; pids+=("$redis_pid")
-createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+throwaway replay
+start_redis "$tmp"
+create_db
 export BATON_REDIS_URL="redis://127.0.0.1:$rport"
 export BATON_DATABASE_URL="$PG_URL/$db"
 export RUST_LOG="${RUST_LOG:-warn}"
@@ -68,12 +52,7 @@ start_baton() { # name port role [args]; sets $started to its pid
   local name=$1 port=$2 role=$3; shift 3
   "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
   local pid=$!; pids+=("$pid"); started=$pid
-  for _ in $(seq 600); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
-    kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "$name did not become ready (log: $tmp/$name.log)" >&2; exit 1
+  wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$tmp/$name.log"
 }
 aport="$(free_port)"; cport="$(free_port)"
 start_baton api "$aport" quiz,relay,console --demo; api_pid=$started
@@ -86,14 +65,6 @@ window=()
 [ -n "${TO_HOUR:-}" ] && window+=(--to-hour "$TO_HOUR")
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
 echo "replay: $PARTICIPANTS participants at ${SPEED}× ${window[*]:-whole campaign} ${SIM_ARGS:-}" | tee -a "$OUT/machine.txt"
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_ticks() { # the CPU of the PostgreSQL backends serving our database
-  local sum=0
-  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '$db' and pid <> pg_backend_pid()"); do
-    sum=$((sum + $(ticks "$p")))
-  done
-  echo "$sum"
-}
 child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; } # children waited for: the simulator
 cpu0="$(ticks "$api_pid") $(ticks "$arch_pid") $(ticks "$redis_pid") $(pg_ticks) $(child_ticks)"
 t0=$(date +%s.%N)

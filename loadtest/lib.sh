@@ -1,0 +1,60 @@
+# Shared by loadtest/replay.sh and loadtest/bench.sh (sourced): throwaway servers, stopped when
+# the script exits, and a PostgreSQL database of the script's own, dropped then.
+#
+#   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by start_stores);
+#                        on exit every pid in $pids is stopped, the database dropped, the dir
+#                        removed (kept with KEEP=1)
+#   start_redis DIR      a redis-server on a free port ($rport, $redis_pid), nothing on disk
+#   create_db            creates $db on PG_URL
+#   wait_ready URL PID LOG, stop PID, free_port, ticks PID (CPU ticks), pg_ticks ($db's backends)
+
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
+pids=()
+
+throwaway() {
+  tmp="$(mktemp -d "/tmp/baton-$1.XXXXXX")"
+  db="baton_$1_$$"
+  trap cleanup EXIT
+}
+
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_redis() {
+  rport="$(free_port)"
+  mkdir -p "$1"
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$1" --logfile "$1/redis.log" &
+  redis_pid=$!; pids+=("$redis_pid")
+  until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
+}
+
+create_db() { createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"; }
+
+wait_ready() { # url pid log
+  for _ in $(seq 600); do
+    curl -fs "$1" >/dev/null 2>&1 && return
+    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "not ready: $1 (log: $3)" >&2; exit 1
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+pg_ticks() { # the CPU of the PostgreSQL backends serving $db
+  local sum=0
+  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '$db' and pid <> pg_backend_pid()"); do
+    sum=$((sum + $(ticks "$p")))
+  done
+  echo "$sum"
+}
