@@ -22,9 +22,7 @@ BATON_BIN="${BATON_BIN:-$here/../../target/release/baton}"
 CONNS="${CONNS:-192}"
 DURATION="${DURATION:-30s}"
 WARMUP="${WARMUP:-10s}"
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 ALLINONE="${ALLINONE:-1}"
-KEEP="${KEEP:-0}"
 CLK_TCK="$(getconf CLK_TCK)"
 
 for tool in wrk redis-server redis-cli psql createdb dropdb curl python3; do
@@ -32,27 +30,11 @@ for tool in wrk redis-server redis-cli psql createdb dropdb curl python3; do
 done
 [ -x "$BATON_BIN" ] || { echo "no baton binary at $BATON_BIN: BATON_WEB_BUILD=always cargo build --release -p baton" >&2; exit 1; }
 
-tmp="$(mktemp -d /tmp/baton-cost.XXXXXX)"
-db="baton_cost_$$"
-pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
-pids=()
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
-  if [ "$KEEP" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
-rport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-redis_pid=$!; pids+=("$redis_pid")
-createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
+# shellcheck source=loadtest/lib.sh
+. "$here/../lib.sh"
+throwaway cost
+start_redis "$tmp"
+create_db
 
 export BATON_REDIS_URL="redis://127.0.0.1:$rport"
 export BATON_DATABASE_URL="$PG_URL/$db"
@@ -63,26 +45,7 @@ start_baton() { # name port role [extra args]; sets $started to its pid
   local name=$1 port=$2 role=$3; shift 3
   "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
   local pid=$!; pids+=("$pid"); started=$pid
-  for _ in $(seq 300); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
-    kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "$name did not become ready" >&2; exit 1
-}
-
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-ticks() { # utime + stime of a process, 0 if gone
-  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-pg_ticks() { # the CPU of the PostgreSQL backends serving our database
-  local sum=0
-  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '$db' and pid <> pg_backend_pid()"); do
-    sum=$((sum + $(ticks "$p")))
-  done
-  echo "$sum"
+  wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$tmp/$name.log"
 }
 
 wal_lsn() { # WAL written by the whole PostgreSQL server (ours and anyone else's meanwhile)
@@ -159,7 +122,7 @@ echo "counters hash $agg_key: $(redis-cli -p "$rport" HLEN "$agg_key") fields"
 CONNS=8 measure "bigagg" 1 "$url" "$api" "$arch"   # a few connections: 14 ms a page, no queue
 redis-cli -p "$rport" EVAL "$fake" 1 "$agg_key" remove >/dev/null
 echo "counters hash back to $(redis-cli -p "$rport" HLEN "$agg_key") fields"
-stop_pid "$api"; stop_pid "$arch"
+stop "$api"; stop "$arch"
 
 if [ "$ALLINONE" = 1 ]; then
   port="$(free_port)"
@@ -168,7 +131,7 @@ if [ "$ALLINONE" = 1 ]; then
   wrk -t "$CONNS" -c "$CONNS" -d "$WARMUP" -s "$here/journey.lua" "$url" -- 8 "warmup2-$$" >/dev/null
   wait_archived >/dev/null
   measure "all" 8 "$url" "$all" 0
-  stop_pid "$all"
+  stop "$all"
 fi
 
 # What the runs left: attempts in Redis (each kept 24 h after it closes), rows in PostgreSQL.
