@@ -6,6 +6,9 @@
 #                        removed (kept with KEEP=1)
 #   start_redis DIR      a redis-server on a free port ($rport, $redis_pid), nothing on disk
 #   create_db            creates $db on PG_URL
+#   use_stores           points BATON_REDIS_URL and BATON_DATABASE_URL at them (RUST_LOG=warn)
+#   start_baton NAME PORT ROLE [ARGS]   `$BATON_BIN serve --role ROLE` without rate limits, ready;
+#                        sets $started to its pid
 #   wait_ready URL PID LOG, stop PID, free_port, ticks PID (CPU ticks), pg_ticks ($db's backends)
 
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -37,6 +40,20 @@ start_redis() {
 }
 
 create_db() { createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"; }
+
+use_stores() {
+  export BATON_REDIS_URL="redis://127.0.0.1:$rport"
+  export BATON_DATABASE_URL="$PG_URL/$db"
+  export RUST_LOG="${RUST_LOG:-warn}"
+}
+
+started=0
+start_baton() { # name port role [args]; sets $started to its pid
+  local name=$1 port=$2 role=$3; shift 3
+  "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
+  local pid=$!; pids+=("$pid"); started=$pid
+  wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$tmp/$name.log"
+}
 
 wait_ready() { # url pid log
   for _ in $(seq 600); do

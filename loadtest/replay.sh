@@ -43,17 +43,7 @@ fi
 throwaway replay
 start_redis "$tmp"
 create_db
-export BATON_REDIS_URL="redis://127.0.0.1:$rport"
-export BATON_DATABASE_URL="$PG_URL/$db"
-export RUST_LOG="${RUST_LOG:-warn}"
-
-started=0
-start_baton() { # name port role [args]; sets $started to its pid
-  local name=$1 port=$2 role=$3; shift 3
-  "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
-  local pid=$!; pids+=("$pid"); started=$pid
-  wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$tmp/$name.log"
-}
+use_stores
 aport="$(free_port)"; cport="$(free_port)"
 start_baton api "$aport" quiz,relay,console --demo; api_pid=$started
 start_baton archiver "$cport" archiver; arch_pid=$started

@@ -35,18 +35,7 @@ done
 throwaway cost
 start_redis "$tmp"
 create_db
-
-export BATON_REDIS_URL="redis://127.0.0.1:$rport"
-export BATON_DATABASE_URL="$PG_URL/$db"
-export RUST_LOG="${RUST_LOG:-warn}"
-
-started=0
-start_baton() { # name port role [extra args]; sets $started to its pid
-  local name=$1 port=$2 role=$3; shift 3
-  "$BATON_BIN" serve --role "$role" --listen "127.0.0.1:$port" --rate-limits off "$@" >"$tmp/$name.log" 2>&1 &
-  local pid=$!; pids+=("$pid"); started=$pid
-  wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$tmp/$name.log"
-}
+use_stores
 
 wal_lsn() { # WAL written by the whole PostgreSQL server (ours and anyone else's meanwhile)
   psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pg_current_wal_lsn()"
