@@ -11,6 +11,7 @@
 
 use crate::http::{Failed, Http};
 use rand::Rng;
+use rand::seq::IteratorRandom;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -129,6 +130,8 @@ struct Link {
 pub struct World {
     pub campaign: String,
     pub homes: Vec<Home>,
+    /// The counties of `homes`, in order: the n-th flash crowd comes from the n-th (cycling).
+    pub counties: Vec<String>,
     /// The campaign's daily attempt limit: a citizen plays again only within it (a run at speed
     /// fits in one real day).
     pub attempts_per_day: u32,
@@ -150,9 +153,13 @@ pub struct World {
 
 impl World {
     pub fn new(campaign: &Value, behavior: Behavior, speed: f64, tag: &str) -> Self {
+        let homes = homes_of(campaign);
+        let mut counties: Vec<String> = homes.iter().map(|h| h.county.clone()).collect();
+        counties.dedup();
         Self {
             campaign: campaign["id"].as_str().unwrap_or_default().into(),
-            homes: homes_of(campaign),
+            homes,
+            counties,
             attempts_per_day: campaign["rules"]["attempts_per_day"].as_u64().map_or(1, |n| n as u32),
             behavior,
             speed,
@@ -236,14 +243,8 @@ pub async fn journey(http: &Http, world: &World, n: u64, flash: Option<usize>) -
         let home = match flash {
             // A flash crowd is one county's (the n-th flash's county, by the homes' order).
             Some(f) => {
-                let counties: Vec<&str> = {
-                    let mut c: Vec<&str> = world.homes.iter().map(|h| h.county.as_str()).collect();
-                    c.dedup();
-                    c
-                };
-                let county = counties[f % counties.len()];
-                let hs: Vec<&Home> = world.homes.iter().filter(|h| h.county == county).collect();
-                hs[rng.random_range(0..hs.len())]
+                let county = &world.counties[f % world.counties.len()];
+                world.homes.iter().filter(|h| &h.county == county).choose(&mut rng).expect("a county has homes")
             }
             None => &world.homes[rng.random_range(0..world.homes.len())],
         };

@@ -183,25 +183,23 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
         }
         stats.tick(hour, active.load(Ordering::Relaxed), a);
     };
+    // Closes the second ending at `next_tick`: a row of the series, and a progress line when due.
+    let close_second =
+        |next_tick: &mut Instant, next_progress: &mut Instant, seen: &mut Vec<(f64, f64)>, arrivals: u64| {
+            tick(*next_tick, seen);
+            *next_tick += Duration::from_secs(1);
+            if !cfg.progress_every.is_zero() && *next_tick >= *next_progress {
+                *next_progress += cfg.progress_every;
+                let a = *archiver.lock().expect("archiver lock");
+                progress(&stats, &world, arrivals, total_expected, window_start, cfg.speed, a);
+            }
+        };
     for a in scheduled {
         let due = began + Duration::from_secs_f64((a.at - window_start).max(0.0) / cfg.speed);
         // Close the seconds that pass before this arrival is due.
         while next_tick <= due {
             tokio::time::sleep_until(next_tick.into()).await;
-            tick(next_tick, &mut archiver_seen);
-            next_tick += Duration::from_secs(1);
-            if !cfg.progress_every.is_zero() && next_tick >= next_progress {
-                next_progress += cfg.progress_every;
-                progress(
-                    &stats,
-                    &world,
-                    arrivals,
-                    total_expected,
-                    window_start,
-                    cfg.speed,
-                    *archiver.lock().expect("lock"),
-                );
-            }
+            close_second(&mut next_tick, &mut next_progress, &mut archiver_seen, arrivals);
         }
         tokio::time::sleep_until(due.into()).await;
         let permit = slots.clone().acquire_owned().await.expect("the semaphore stays open");
@@ -225,12 +223,7 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
         tokio::select! {
             _ = &mut drained => break,
             _ = tokio::time::sleep_until(next_tick.into()) => {
-                tick(next_tick, &mut archiver_seen);
-                next_tick += Duration::from_secs(1);
-                if !cfg.progress_every.is_zero() && next_tick >= next_progress {
-                    next_progress += cfg.progress_every;
-                    progress(&stats, &world, arrivals, total_expected, window_start, cfg.speed, *archiver.lock().expect("lock"));
-                }
+                close_second(&mut next_tick, &mut next_progress, &mut archiver_seen, arrivals);
             }
         }
     }
