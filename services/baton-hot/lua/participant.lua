@@ -12,6 +12,33 @@
 local op = ARGV[1]
 local function fmt(x) return string.format('%d', x) end
 
+-- The aggregate counters a participant counts towards ('p:<place>' for every place from the
+-- root down, 'u:<unit>') are kept one a field, g1, g2, …: a comma-separated list in one field
+-- would often be longer than hash-max-listpack-value (64 bytes), and one long value turns the
+-- whole hash from a compact listpack into a hash table, twice the memory. A hash written before
+-- holds the list in the field 'aggs', which is still read.
+local function agg_fields(list)
+  local out, i = {}, 0
+  for f in string.gmatch(list, '[^,]+') do
+    i = i + 1
+    out[#out + 1] = 'g' .. i
+    out[#out + 1] = f
+  end
+  return out
+end
+local function aggs_of(key)
+  local out = {}
+  while true do
+    local f = redis.call('HGET', key, 'g' .. (#out + 1))
+    if not f then break end
+    out[#out + 1] = f
+  end
+  if #out == 0 then
+    for f in string.gmatch(redis.call('HGET', key, 'aggs') or '', '[^,]+') do out[#out + 1] = f end
+  end
+  return out
+end
+
 if op == 'join' then
   -- KEYS: participant, aggregates, stream. ARGV: op, region, unit, nickname, now, aggregate
   -- fields, event, relay code, inviter ('' for none), depth.
@@ -19,7 +46,8 @@ if op == 'join' then
     return {'existing', redis.call('HGETALL', KEYS[1])}
   end
   redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
-    'joined', ARGV[5], 'aggs', ARGV[6], 'day', '0', 'dayn', '0', 'code', ARGV[8], 'depth', ARGV[10])
+    'joined', ARGV[5], 'day', '0', 'dayn', '0', 'code', ARGV[8], 'depth', ARGV[10],
+    unpack(agg_fields(ARGV[6])))
   redis.call('HINCRBY', KEYS[2], 'all:n', 1)
   local relayed = ARGV[9] ~= ''
   if relayed then
@@ -137,7 +165,7 @@ elseif op == 'finish' then
     local first = not best
     best = table.concat({fmt(score), fmt(total), fmt(reached)}, ',')
     redis.call('HSET', KEYS[2], 'best', best)
-    for f in string.gmatch(redis.call('HGET', KEYS[2], 'aggs'), '[^,]+') do
+    for _, f in ipairs(aggs_of(KEYS[2])) do
       redis.call('HINCRBY', KEYS[3], f .. ':bs', score - old)
       if first then redis.call('HINCRBY', KEYS[3], f .. ':bc', 1) end
     end
@@ -157,8 +185,8 @@ elseif op == 'restore_participant' then
   -- ARGV: op, region, unit, nickname, joined, aggregate fields, day, day count, open attempt
   -- ('' for none), best record ('' for none), relay code, inviter ('' for none), depth.
   redis.call('HSET', KEYS[1], 'region', ARGV[2], 'unit', ARGV[3], 'nick', ARGV[4],
-    'joined', ARGV[5], 'aggs', ARGV[6], 'day', ARGV[7], 'dayn', ARGV[8], 'code', ARGV[11],
-    'depth', ARGV[13])
+    'joined', ARGV[5], 'day', ARGV[7], 'dayn', ARGV[8], 'code', ARGV[11], 'depth', ARGV[13],
+    unpack(agg_fields(ARGV[6])))
   local relayed = ARGV[12] ~= ''
   if relayed then
     redis.call('HSET', KEYS[1], 'inviter', ARGV[12])
