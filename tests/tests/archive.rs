@@ -124,6 +124,49 @@ async fn a_killed_archiver_is_finished_by_another() {
     assert_eq!(pending[0], 0, "nothing left pending: {pending}");
 }
 
+/// A round that drained the stream pauses (`linger`) before the next, so events that arrive
+/// meanwhile are committed in one batch rather than one transaction each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_archiver_lingers_and_commits_what_came_meanwhile_together() {
+    let app = Arc::new(TestApp::spawn(Hot::Redis, Sql::Postgres).await);
+    let mut config = quick("linger");
+    config.block = Duration::from_millis(1000);
+    config.linger = Duration::from_secs(5);
+    let a = archiver(&app, config).await;
+    let batches = app.services.archiver_metrics.batch_size.clone();
+    let (count0, sum0) = (batches.get_sample_count(), batches.get_sample_sum());
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(a.run(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let stored = |n: i64| {
+        let app = app.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while app.services.db.event_count(&demo()).await.unwrap() < n {
+                assert!(std::time::Instant::now() < deadline, "{n} events never reached SQL");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // One join: the blocked read wakes for it, and its batch of one is committed at once.
+    app.join("device-linger-0000", "linger0").await;
+    stored(1).await;
+    // Ten more while the archiver lingers: one batch.
+    for i in 1..=10 {
+        app.join(&format!("device-linger-{i:04}"), &format!("linger{i}")).await;
+    }
+    stored(11).await;
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), run).await.expect("it stops during its pause").unwrap();
+    assert_eq!(app.services.db.event_count(&demo()).await.unwrap(), 11);
+    assert_eq!(
+        (batches.get_sample_count() - count0, batches.get_sample_sum() - sum0),
+        (2, 11.0),
+        "a batch of the first join, then one of the ten that came while it lingered"
+    );
+}
+
 fn redis_value(v: redis::Value) -> Value {
     match v {
         redis::Value::Int(i) => i.into(),
