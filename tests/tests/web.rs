@@ -170,3 +170,22 @@ async fn the_participant_counter_is_cheap_and_cacheable() {
     assert_eq!(app.get("/api/v1/campaigns/demo/stats", None).await.json()["participants"], 1);
     app.get("/api/v1/campaigns/nope/stats", None).await.problem(404, "campaign_not_found");
 }
+
+#[tokio::test]
+async fn the_collective_boards_share_one_reading_of_the_counters() {
+    let app = TestApp::spawn(Hot::Embedded, Sql::Sqlite).await;
+    let hetang = |board: &serde_json::Value| {
+        board["entries"].as_array().unwrap().iter().find(|e| e["id"] == "hetang").expect("hetang is ranked")["value"]
+            .as_u64()
+            .unwrap()
+    };
+    let regions = "/api/v1/campaigns/demo/leaderboards/regions?limit=100";
+    assert_eq!(hetang(&app.get(regions, None).await.json()), 0);
+    app.join("web-boards-1", "榜单一").await;
+    // Every viewer of the counties' and units' boards is served from one reading for two
+    // seconds (the counters of every place and unit are the costliest read of the hot store) …
+    assert_eq!(hetang(&app.get(regions, None).await.json()), 0);
+    // … then the board moves.
+    app.clock.advance(2_000);
+    assert_eq!(hetang(&app.get(regions, None).await.json()), 1);
+}

@@ -167,7 +167,8 @@ pub async fn leaderboard(
             BoardView { board: name, total, entries, me }
         }
         Named::Regions | Named::Units => {
-            let agg = q.store.aggregates(c.id()).await.map_err(Problem::from)?;
+            // At most FRESH_MS old, one reading per process shared by every viewer (`stats`).
+            let agg = q.stats.aggregates(&q, c.id()).await?;
             let mut rows: Vec<(String, String, Option<u64>, Aggregate)> = if matches!(board, Named::Regions) {
                 c.places()
                     .filter(|p| p.level == Level::County)

@@ -1,8 +1,15 @@
-//! The campaign's participant counter, cheap enough for every landing page to poll.
+//! The campaign's participant counter, cheap enough for every landing page to poll, and the
+//! counters of every place and unit behind the `regions` and `units` boards.
 //!
-//! The hot store's aggregates are read at most once per [`FRESH_MS`] per campaign and process,
-//! whatever the number of pollers, and the answer may be cached by the browser and any proxy
-//! for [`MAX_AGE_S`] seconds. (The campaign page, read once per visit, counts exactly.)
+//! The hot store's campaign-wide counters are read at most once per [`FRESH_MS`] per campaign
+//! and process, whatever the number of pollers, and the answer may be cached by the browser and
+//! any proxy for [`MAX_AGE_S`] seconds. (The campaign page, read once per visit, counts exactly.)
+//!
+//! The counters of every place and unit (`HotStore::aggregates`: in a city campaign some 12,500
+//! fields a shard, a millisecond of Redis and several of Baton's CPU to read) are likewise read
+//! at most once per [`FRESH_MS`] per campaign and process, and shared by every reader of the
+//! collective boards: a board of counties or units is then at most two seconds old, and costs
+//! the same whether ten citizens look at it or ten thousand.
 
 use crate::Quiz;
 use crate::routes::campaign;
@@ -11,6 +18,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use baton_core::Millis;
 use baton_core::ids::CampaignId;
+use baton_hot::Aggregates;
 use baton_http::Problem;
 use baton_http::problem::ProblemDoc;
 use std::collections::HashMap;
@@ -21,23 +29,47 @@ pub const FRESH_MS: Millis = 2_000;
 /// How long browsers and proxies may keep the answer.
 pub const MAX_AGE_S: u32 = 5;
 
+/// A reading and when it was taken, per campaign.
+type Readings<T> = Arc<Mutex<HashMap<CampaignId, (Millis, T)>>>;
+
 /// Readings of the counters, per campaign, shared by the process's workers.
 #[derive(Clone, Default)]
-pub struct StatsCache(Arc<Mutex<HashMap<CampaignId, (Millis, StatsView)>>>);
+pub struct StatsCache {
+    totals: Readings<StatsView>,
+    aggregates: Readings<Arc<Aggregates>>,
+}
+
+/// The reading of `id` in `readings` if it is younger than [`FRESH_MS`] at `now`.
+fn fresh<T: Clone>(readings: &Readings<T>, id: &CampaignId, now: Millis) -> Option<T> {
+    match readings.lock().expect("not poisoned").get(id) {
+        Some((at, v)) if (*at..*at + FRESH_MS).contains(&now) => Some(v.clone()),
+        _ => None,
+    }
+}
 
 impl StatsCache {
     /// The campaign's counters, read from the hot store unless a reading younger than
     /// [`FRESH_MS`] is kept.
     pub async fn get(&self, q: &Quiz, id: &CampaignId) -> Result<StatsView, Problem> {
         let now = q.clock.now_ms();
-        if let Some((at, v)) = self.0.lock().expect("not poisoned").get(id)
-            && (*at..*at + FRESH_MS).contains(&now)
-        {
-            return Ok(v.clone());
+        if let Some(v) = fresh(&self.totals, id, now) {
+            return Ok(v);
         }
         let agg = q.store.totals(id).await.map_err(Problem::from)?;
         let v = StatsView { participants: agg.participants, relayed: agg.relayed };
-        self.0.lock().expect("not poisoned").insert(id.clone(), (now, v.clone()));
+        self.totals.lock().expect("not poisoned").insert(id.clone(), (now, v.clone()));
+        Ok(v)
+    }
+
+    /// The counters of every place and unit of the campaign, read from the hot store unless a
+    /// reading younger than [`FRESH_MS`] is kept.
+    pub async fn aggregates(&self, q: &Quiz, id: &CampaignId) -> Result<Arc<Aggregates>, Problem> {
+        let now = q.clock.now_ms();
+        if let Some(v) = fresh(&self.aggregates, id, now) {
+            return Ok(v);
+        }
+        let v = Arc::new(q.store.aggregates(id).await.map_err(Problem::from)?);
+        self.aggregates.lock().expect("not poisoned").insert(id.clone(), (now, v.clone()));
         Ok(v)
     }
 }
