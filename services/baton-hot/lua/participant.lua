@@ -12,8 +12,8 @@
 local op = ARGV[1]
 local function fmt(x) return string.format('%d', x) end
 
--- The aggregate counters a participant counts towards ('p:<place>' for every place from the
--- root down, 'u:<unit>') are kept one a field, g1, g2, …: a comma-separated list in one field
+-- The aggregate counters a participant counts towards ('p:<place>' for its place and every
+-- place above it, 'u:<unit>') are kept one a field, g1, g2, …: a comma-separated list in one field
 -- would often be longer than hash-max-listpack-value (64 bytes), and one long value turns the
 -- whole hash from a compact listpack into a hash table, twice the memory. A hash written before
 -- holds the list in the field 'aggs', which is still read.
