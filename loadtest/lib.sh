@@ -1,9 +1,9 @@
 # Shared by loadtest/replay.sh and loadtest/bench.sh (sourced): throwaway servers, stopped when
 # the script exits, and a PostgreSQL database of the script's own, dropped then.
 #
-#   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by start_stores);
+#   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by create_db);
 #                        on exit every pid in $pids is stopped, the database dropped, the dir
-#                        removed (kept with KEEP=1)
+#                        removed (both kept with KEEP=1, to look into afterwards)
 #   start_redis DIR      a redis-server on a free port ($rport, $redis_pid), nothing on disk
 #   create_db            creates $db on PG_URL
 #   use_stores           points BATON_REDIS_URL and BATON_DATABASE_URL at them (RUST_LOG=warn)
@@ -25,8 +25,12 @@ cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "kept $tmp and the database $db (dropdb $db when done)"
+  else
+    dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
+    rm -rf "$tmp"
+  fi
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

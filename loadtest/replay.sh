@@ -15,9 +15,9 @@
 #
 # Settings (environment): PARTICIPANTS (2520000), SPEED (500), FROM_HOUR / TO_HOUR (the whole
 # campaign), MAX_P99_MS (50), MAX_LAG_S (5), OUT (loadtest/results/replay-<time>), PG_URL
-# (postgres://postgres@127.0.0.1:5432), SIM_ARGS (more `baton-sim run` flags), KEEP (0: keep the
-# temp dir). Binaries: BATON_BIN, SIM_BIN (target/release/…; built if missing).
-# Everything it starts it stops; the database it creates it drops.
+# (postgres://postgres@127.0.0.1:5432), SIM_ARGS (more `baton-sim run` flags), KEEP (1: keep the
+# temp dir and the database). Binaries: BATON_BIN, SIM_BIN (target/release/…; built if missing).
+# Everything it starts it stops; the database it creates it drops (unless KEEP=1).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
