@@ -7,7 +7,8 @@
 # `baton-sim run`: citizens arriving on the seed campaign's ten-day curve with its flash crowds,
 # compressed SPEED times, and two organizers on the dashboard. Then it waits for the archiver to
 # drain, checks that SQL holds exactly what the citizens were told (`baton-sim check`), records
-# the hot store's memory, and draws the plots.
+# the hot store's memory and how PostgreSQL read and wrote each table (`pg_tables.txt`: scans,
+# rows read by sequential scans, updates, dead rows), and draws the plots.
 #
 #   loadtest/replay.sh                                    # all 2.52 M participants at 500×
 #   PARTICIPANTS=25200 loadtest/replay.sh                 # a hundredth of the campaign, same curve
@@ -88,6 +89,12 @@ for n, s in zip(names, secs):
     print(f"  {n:<30} {s:8.1f} s  {s * 1000 / journeys:6.2f} ms a journey")
 print(f"  {'all':<30} {sum(secs):8.1f} s  {sum(secs) * 1000 / journeys:6.2f} ms a journey")
 EOF
+# Which tables PostgreSQL scanned and rewrote during the run (the database is this run's alone),
+# read before the check below adds its own scans.
+psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -c "SELECT relname AS table, seq_scan, seq_tup_read, \
+  idx_scan, idx_tup_fetch, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot_updated, \
+  n_live_tup AS live, n_dead_tup AS dead, autovacuum_count FROM pg_stat_user_tables \
+  ORDER BY seq_tup_read DESC, idx_tup_fetch DESC" >"$OUT/pg_tables.txt" 2>&1 || true
 # The relay roll-up runs every few seconds in the relay role; let it catch up before the check.
 sleep 6
 "$SIM_BIN" check --ledger "$OUT/ledger.csv" --base-url "http://127.0.0.1:$aport" | tee "$OUT/check.txt" || status=1
