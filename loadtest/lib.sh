@@ -6,6 +6,9 @@
 #                        removed (both kept with KEEP=1, to look into afterwards)
 #   start_redis DIR      a redis-server on a free port ($rport, $redis_pid), nothing on disk
 #   create_db            creates $db on PG_URL
+#   keep_statistics      when the server runs without autovacuum, vacuums and analyzes $db every
+#                        minute from one session of its own (as autovacuum would), so plans and
+#                        costs are those of a server with PostgreSQL's defaults
 #   use_stores           points BATON_REDIS_URL and BATON_DATABASE_URL at them (RUST_LOG=warn)
 #   start_baton NAME PORT ROLE [ARGS]   `$BATON_BIN serve --role ROLE` without rate limits, ready;
 #                        sets $started to its pid
@@ -44,6 +47,18 @@ start_redis() {
 }
 
 create_db() { createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"; }
+
+keep_statistics() {
+  local av
+  av="$(psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -Atc "SHOW autovacuum")"
+  statistics="autovacuum $av"
+  [ "$av" = off ] || return 0
+  statistics="autovacuum off; VACUUM (ANALYZE) of the run's database every 60 s by the script"
+  echo "PostgreSQL's autovacuum is off: vacuuming and analyzing $db every minute instead" >&2
+  printf 'VACUUM (ANALYZE) \\watch 60\n' |
+    psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -q >"$tmp/vacuum.log" 2>&1 &
+  pids+=("$!")
+}
 
 use_stores() {
   export BATON_REDIS_URL="redis://127.0.0.1:$rport"

@@ -44,6 +44,7 @@ fi
 throwaway replay
 start_redis "$tmp"
 create_db
+keep_statistics
 use_stores
 aport="$(free_port)"; cport="$(free_port)"
 start_baton api "$aport" quiz,relay,console --demo; api_pid=$started
@@ -56,6 +57,7 @@ window=()
 [ -n "${TO_HOUR:-}" ] && window+=(--to-hour "$TO_HOUR")
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
 echo "replay: $PARTICIPANTS participants at ${SPEED}× ${window[*]:-whole campaign} ${SIM_ARGS:-}" | tee -a "$OUT/machine.txt"
+echo "postgresql: $statistics" | tee -a "$OUT/machine.txt"
 child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; } # children waited for: the simulator
 cpu0="$(ticks "$api_pid") $(ticks "$arch_pid") $(ticks "$redis_pid") $(pg_ticks) $(child_ticks)"
 t0=$(date +%s.%N)
@@ -93,7 +95,8 @@ EOF
 # read before the check below adds its own scans.
 psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -c "SELECT relname AS table, seq_scan, seq_tup_read, \
   idx_scan, idx_tup_fetch, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot_updated, \
-  n_live_tup AS live, n_dead_tup AS dead, autovacuum_count FROM pg_stat_user_tables \
+  n_live_tup AS live, n_dead_tup AS dead, vacuum_count + autovacuum_count AS vacuums, \
+  analyze_count + autoanalyze_count AS analyzes FROM pg_stat_user_tables \
   ORDER BY seq_tup_read DESC, idx_tup_fetch DESC" >"$OUT/pg_tables.txt" 2>&1 || true
 # The relay roll-up runs every few seconds in the relay role; let it catch up before the check.
 sleep 6

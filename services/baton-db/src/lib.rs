@@ -161,7 +161,11 @@ impl Db {
         }
         let pool = pool.connect_with(options).await.map_err(connect_error)?;
         tracing::debug!(db.engine = target.engine.as_str(), db.url = %target.redacted, "connected to the database");
-        Ok(Db { pool, engine: target.engine, redacted_url: target.redacted })
+        let db = Db { pool, engine: target.engine, redacted_url: target.redacted };
+        for warning in db.server_warnings().await {
+            tracing::warn!(db.url = %db.redacted_url, "{warning}");
+        }
+        Ok(db)
     }
 
     /// Brings the schema up to date. Running it again is a no-op. On PostgreSQL, processes
@@ -194,6 +198,27 @@ impl Db {
     /// The URL with any password replaced by `***`.
     pub fn redacted_url(&self) -> &str {
         &self.redacted_url
+    }
+
+    /// What the server lacks that a campaign's database needs, one sentence each for the
+    /// operator (logged as warnings when connecting). PostgreSQL without autovacuum: a
+    /// campaign's tables grow from empty and every tally update leaves a dead row, so without
+    /// statistics and vacuuming the planner keeps planning for empty tables and the tables
+    /// bloat; the replays measured what that costs (docs/PERFORMANCE.md, section 4).
+    pub async fn server_warnings(&self) -> Vec<String> {
+        if self.engine != Engine::Postgres {
+            return Vec::new();
+        }
+        match sqlx::query_as::<_, (String,)>("SHOW autovacuum").fetch_one(&self.pool).await {
+            Ok((setting,)) if setting == "off" => vec![
+                "PostgreSQL's autovacuum is off: turn it on (autovacuum = on, the default) or run \
+                 VACUUM (ANALYZE) on this database every few minutes, or its plans degrade as the \
+                 campaign's tables grow"
+                    .to_string(),
+            ],
+            Ok(_) => Vec::new(),
+            Err(e) => vec![format!("could not read PostgreSQL's autovacuum setting: {e}")],
+        }
     }
 
     /// Closes every connection; waits until they are closed.

@@ -23,6 +23,7 @@ on_both_engines!(
     participants_need_their_campaign,
     signing_key_is_created_once,
     racing_processes_agree_on_the_signing_key,
+    the_operator_is_warned_of_a_server_without_autovacuum,
 );
 
 /// A small campaign: a city with two counties (one with a township), two units, four questions
@@ -79,6 +80,27 @@ async fn migrate_twice_is_a_no_op(db: &Db, url: &str) {
     other.migrate().await.unwrap();
     assert_eq!(other.campaign(&cid("demo")).await.unwrap(), Some(sample("demo")));
     other.close().await;
+}
+
+/// A PostgreSQL server without autovacuum gets a warning naming the setting (the tables a
+/// campaign grows would keep no statistics); one with it, and SQLite, get none.
+async fn the_operator_is_warned_of_a_server_without_autovacuum(db: &Db, url: &str) {
+    let warnings = db.server_warnings().await;
+    match db.engine() {
+        Engine::Sqlite => assert!(warnings.is_empty(), "{warnings:?}"),
+        Engine::Postgres => {
+            // What the server says, read on a connection of the test's own.
+            let pool = sqlx::AnyPool::connect(url).await.unwrap();
+            let (setting,): (String,) = sqlx::query_as("SHOW autovacuum").fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            if setting == "off" {
+                assert_eq!(warnings.len(), 1, "{warnings:?}");
+                assert!(warnings[0].contains("autovacuum is off") && warnings[0].contains("VACUUM (ANALYZE)"));
+            } else {
+                assert!(warnings.is_empty(), "autovacuum is {setting}: {warnings:?}");
+            }
+        }
+    }
 }
 
 async fn campaign_round_trips(db: &Db, _url: &str) {
