@@ -73,6 +73,8 @@ MEMBERS="$BOARD_MEMBERS" bash "$root/loadtest/cost/redis_bench.sh" | tee -a "$OU
 log "== 2. Baton on Redis (quiz, relay, console; the archiver stopped)"
 start_redis "$tmp"
 create_db
+keep_statistics
+log "postgresql: $statistics"
 aport="$(free_port)"
 BATON_REDIS_URL="redis://127.0.0.1:$rport" BATON_DATABASE_URL="$PG_URL/$db" RUST_LOG=warn \
   "$BATON" serve --role quiz,relay,console --demo --listen "127.0.0.1:$aport" --rate-limits off >"$tmp/api.log" 2>&1 &

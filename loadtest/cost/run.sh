@@ -35,6 +35,7 @@ done
 throwaway cost
 start_redis "$tmp"
 create_db
+keep_statistics
 use_stores
 
 wal_lsn() { # WAL written by the whole PostgreSQL server (ours and anyone else's meanwhile)
