@@ -31,7 +31,9 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then
     echo "kept $tmp and the database $db (dropdb $db when done)"
   else
-    dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists "$db" 2>/dev/null
+    # --force: a backend of a session just stopped (keep_statistics') may not have exited yet.
+    dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists --force "$db" 2>/dev/null ||
+      echo "could not drop the database $db: drop it by hand (dropdb --force $db)" >&2
     rm -rf "$tmp"
   fi
 }
