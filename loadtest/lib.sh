@@ -1,5 +1,5 @@
-# Shared by loadtest/replay.sh and loadtest/bench.sh (sourced): throwaway servers, stopped when
-# the script exits, and a PostgreSQL database of the script's own, dropped then.
+# Shared by loadtest/replay.sh, bench.sh, ab.sh and cost/run.sh (sourced): throwaway servers,
+# stopped when the script exits, and a PostgreSQL database of the script's own, dropped then.
 #
 #   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by create_db);
 #                        on exit every pid in $pids is stopped, the database dropped, the dir
@@ -8,7 +8,8 @@
 #   create_db            creates $db on PG_URL
 #   keep_statistics      when the server runs without autovacuum, vacuums and analyzes $db every
 #                        minute from one session of its own (as autovacuum would), so plans and
-#                        costs are those of a server with PostgreSQL's defaults
+#                        costs are those of a server with PostgreSQL's defaults; $statistics says
+#                        which, for the script's record
 #   use_stores           points BATON_REDIS_URL and BATON_DATABASE_URL at them (RUST_LOG=warn)
 #   start_baton NAME PORT ROLE [ARGS]   `$BATON_BIN serve --role ROLE` without rate limits, ready;
 #                        sets $started to its pid
@@ -56,7 +57,6 @@ keep_statistics() {
   statistics="autovacuum $av"
   [ "$av" = off ] || return 0
   statistics="autovacuum off; VACUUM (ANALYZE) of the run's database every 60 s by the script"
-  echo "PostgreSQL's autovacuum is off: vacuuming and analyzing $db every minute instead" >&2
   printf 'VACUUM (ANALYZE) \\watch 60\n' |
     psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -q >"$tmp/vacuum.log" 2>&1 &
   pids+=("$!")

@@ -79,6 +79,7 @@ measure() { # label steps url api_pid archiver_pid(or 0)
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3); wrk -t $CONNS -c $CONNS -d $DURATION"
+echo "postgresql: $statistics" | tee -a "$tmp/runs.txt"
 
 # Split: quiz + relay + console in one process, the archiver in another.
 aport="$(free_port)"; cport="$(free_port)"
