@@ -35,6 +35,7 @@ use baton_core::relay::{CodeOwner, RelayCode};
 use baton_core::scoring::{Judged, Totals};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Why the hot store could not answer. Only infrastructure failures: every outcome a client
 /// can cause is a variant of the operation's outcome type.
@@ -314,6 +315,13 @@ pub trait HotStore: Send + Sync + 'static {
     }
     /// Whether the store answers (readiness).
     async fn ping(&self) -> HotResult<()>;
+    /// A copy of this store for one web server worker, sharing everything but the connection:
+    /// the Redis store opens one of the worker's own on the worker's runtime, so its requests
+    /// do not cross threads (`docs/PERFORMANCE.md`). `None` where that buys nothing (the
+    /// embedded store): the worker uses this one.
+    fn for_worker(&self) -> Option<Arc<dyn HotStore>> {
+        None
+    }
 
     /// Removes a campaign's hot state (participants, attempts, counters, leaderboards) before
     /// a rebuild. Event streams are kept: they may hold events not archived yet.

@@ -157,6 +157,11 @@ impl Metered {
 
 #[async_trait]
 impl HotStore for Metered {
+    fn for_worker(&self) -> Option<Arc<dyn HotStore>> {
+        let inner = self.inner.for_worker()?;
+        Some(Arc::new(Self { inner, metrics: self.metrics.clone() }))
+    }
+
     async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
         self.timed("join", self.inner.join(cmd)).await
     }

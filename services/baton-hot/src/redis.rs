@@ -5,9 +5,12 @@
 //! of `ZADD GT` + `ZREVRANK` + `ZCARD` — commutative and idempotent, so a retried finish or a
 //! replayed event cannot inflate anything. Answers never touch a leaderboard.
 //!
-//! One multiplexed [`Conn`] serves every request (it pipelines concurrent commands and
-//! reconnects by itself; a pool would stop Redis from pipelining), on a single server or a Redis
-//! Cluster alike: every script touches the keys of one hash tag, and what spans slots (a finish's
+//! Multiplexed [`Conn`]s serve every request (each pipelines concurrent commands and reconnects
+//! by itself; a pool would stop Redis from pipelining), on a single server or a Redis Cluster
+//! alike: one shared by the process, and one of its own for each web server worker
+//! ([`HotStore::for_worker`]). A connection's driver runs on the runtime that opened it, so one
+//! opened on the worker's own runtime answers the worker's requests without handing each command
+//! to another thread and its reply back. Every script touches the keys of one hash tag, and what spans slots (a finish's
 //! boards, a page's nicknames, the shards' counters) goes through [`Batch`], one pipeline per slot.
 
 use crate::conn::{Batch, Conn, RedisTarget, Timeouts};
@@ -26,10 +29,26 @@ const SCRIPT: &str = include_str!("../lua/participant.lua");
 /// The hot store on Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Conn,
+    /// Opened at connect; every caller's until a worker's own is open.
+    shared: Conn,
+    /// A worker's own connection ([`HotStore::for_worker`]); `None` on the store everyone shares.
+    own: Option<Arc<Own>>,
+    target: RedisTarget,
     keys: Keys,
     script: ::redis::Script,
 }
+
+/// A worker's own connection: opened in the background on the worker's runtime at its first
+/// request, the shared one serving until then (and while Redis cannot be reached).
+#[derive(Default)]
+struct Own {
+    conn: std::sync::OnceLock<Conn>,
+    /// When opening it was last tried (`None`: never); tried again at most once a second.
+    tried: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often a worker tries again to open its own connection after a failure.
+const OWN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -263,11 +282,53 @@ impl RedisStore {
                 unavailable(e)
             }
         })?;
-        Ok(Self { conn, keys: Keys::new(prefix, shards), script: ::redis::Script::new(SCRIPT) })
+        Ok(Self {
+            shared: conn,
+            own: None,
+            target: target.clone(),
+            keys: Keys::new(prefix, shards),
+            script: ::redis::Script::new(SCRIPT),
+        })
     }
 
     pub fn is_cluster(&self) -> bool {
-        self.conn.is_cluster()
+        self.shared.is_cluster()
+    }
+
+    /// The connection for this call: the worker's own once it is open, else the shared one
+    /// (and, on a worker without its own yet, it starts opening it on the caller's runtime).
+    fn conn(&self) -> Conn {
+        let Some(own) = &self.own else { return self.shared.clone() };
+        if let Some(c) = own.conn.get() {
+            return c.clone();
+        }
+        let mut tried = own.tried.lock().unwrap_or_else(|p| p.into_inner());
+        if tried.is_none_or(|t| t.elapsed() >= OWN_RETRY) {
+            *tried = Some(std::time::Instant::now());
+            let (own, target) = (own.clone(), self.target.clone());
+            tokio::spawn(async move {
+                match Conn::connect(&target, Timeouts::default()).await {
+                    Ok(c) => {
+                        let _ = own.conn.set(c);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "a worker's own Redis connection did not open; the shared one serves")
+                    }
+                }
+            });
+        }
+        self.shared.clone()
+    }
+
+    /// A copy for one worker: the same keys, a connection of its own once its first call
+    /// opened it (see [`HotStore::for_worker`]).
+    pub fn worker(&self) -> Self {
+        Self { own: Some(Arc::default()), ..self.clone() }
+    }
+
+    /// Whether this is a worker's copy whose own connection is open (tests).
+    pub fn has_own_connection(&self) -> bool {
+        self.own.as_ref().is_some_and(|o| o.conn.get().is_some())
     }
 
     pub fn keys(&self) -> &Keys {
@@ -282,7 +343,7 @@ impl RedisStore {
                 .arg(self.keys.events(campaign, shard))
                 .arg("-")
                 .arg("+")
-                .query_async(&mut self.conn.clone())
+                .query_async(&mut self.conn())
                 .await
                 .map_err(unavailable)?;
             for entry in items(v)? {
@@ -303,7 +364,7 @@ impl RedisStore {
         for a in args {
             inv.arg(a);
         }
-        let v: Value = self.again(|| async { inv.invoke_async(&mut self.conn.clone()).await }).await?;
+        let v: Value = self.again(|| async { inv.invoke_async(&mut self.conn()).await }).await?;
         items(v)
     }
 
@@ -320,7 +381,7 @@ impl RedisStore {
         let mut tries: u64 = 0;
         loop {
             match request().await {
-                Err(e) if self.conn.is_cluster() && tries < CLUSTER_RETRIES && cut_off(&e) => {
+                Err(e) if self.shared.is_cluster() && tries < CLUSTER_RETRIES && cut_off(&e) => {
                     tries += 1;
                     tracing::debug!(error = %e, tries, "Redis Cluster request cut off; sending it again");
                     tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
@@ -331,7 +392,8 @@ impl RedisStore {
     }
 
     async fn batch(&self, b: &Batch) -> HotResult<Vec<Value>> {
-        self.again(|| b.run(&self.conn)).await
+        let conn = self.conn();
+        self.again(|| b.run(&conn)).await
     }
 
     /// Runs `p`, then reads whether the participant is hidden — strictly after every command
@@ -345,9 +407,9 @@ impl RedisStore {
     ) -> HotResult<(Vec<Value>, bool)> {
         let pk = self.keys.participant(campaign, participant);
         let hexists = with(cmd("HEXISTS"), &pk).arg("hidden").clone();
-        let (v, hidden) = if self.conn.is_cluster() {
+        let (v, hidden) = if self.shared.is_cluster() {
             let v = self.batch(&p).await?;
-            let hidden: Value = self.again(|| async { hexists.query_async(&mut self.conn.clone()).await }).await?;
+            let hidden: Value = self.again(|| async { hexists.query_async(&mut self.conn()).await }).await?;
             (v, hidden)
         } else {
             p.add(&pk, hexists);
@@ -461,7 +523,7 @@ impl HotStore for RedisStore {
 
     async fn participant(&self, campaign: &CampaignId, id: &ParticipantId) -> HotResult<Option<ParticipantState>> {
         let get = with(cmd("HGETALL"), &self.keys.participant(campaign, id));
-        let v: Value = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
+        let v: Value = self.again(|| async { get.query_async(&mut self.conn()).await }).await?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -521,7 +583,7 @@ impl HotStore for RedisStore {
         id: &AttemptId,
     ) -> HotResult<Option<AttemptState>> {
         let get = with(cmd("HGETALL"), &self.keys.attempt(campaign, participant, id));
-        let v: Value = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
+        let v: Value = self.again(|| async { get.query_async(&mut self.conn()).await }).await?;
         let h = hash(v)?;
         if h.is_empty() {
             return Ok(None);
@@ -739,8 +801,12 @@ impl HotStore for RedisStore {
         Ok(out)
     }
 
+    fn for_worker(&self) -> Option<Arc<dyn HotStore>> {
+        Some(Arc::new(self.worker()))
+    }
+
     async fn ping(&self) -> HotResult<()> {
-        let _: String = ::redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let _: String = ::redis::cmd("PING").query_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -757,7 +823,7 @@ impl HotStore for RedisStore {
 
     async fn resolve_code(&self, code: &RelayCode) -> HotResult<Option<CodeOwner>> {
         let get = with(cmd("HGET"), &self.keys.codes(code)).arg(code.as_str()).clone();
-        let v: Option<String> = self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await?;
+        let v: Option<String> = self.again(|| async { get.query_async(&mut self.conn()).await }).await?;
         v.map(|s| code_owner(&s)).transpose()
     }
 
@@ -796,7 +862,7 @@ impl HotStore for RedisStore {
 
     async fn shared_get(&self, name: &str) -> HotResult<Option<String>> {
         let get = with(cmd("GET"), &self.keys.shared(name));
-        self.again(|| async { get.query_async(&mut self.conn.clone()).await }).await
+        self.again(|| async { get.query_async(&mut self.conn()).await }).await
     }
 
     async fn shared_set(&self, name: &str, value: &str, ttl_ms: u64) -> HotResult<()> {
@@ -805,7 +871,7 @@ impl HotStore for RedisStore {
             .arg(value)
             .arg("PX")
             .arg(ttl_ms.max(1))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(unavailable)
     }
@@ -817,7 +883,7 @@ impl HotStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(ttl_ms.max(1))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
         Ok(r.is_some())
@@ -830,7 +896,7 @@ impl HotStore for RedisStore {
         let _: i64 = release
             .key(self.keys.shared(name))
             .arg(holder)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -843,17 +909,13 @@ impl HotStore for RedisStore {
                 "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
             )
         });
-        INCR.key(self.keys.shared(name))
-            .arg(ttl_ms.max(1))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)
+        INCR.key(self.keys.shared(name)).arg(ttl_ms.max(1)).invoke_async(&mut self.conn()).await.map_err(unavailable)
     }
 
     async fn clear_campaign(&self, campaign: &CampaignId) -> HotResult<()> {
         // A cluster's keys are spread over its masters: each is scanned on its own.
-        let nodes: Vec<Option<(String, u16)>> = if self.conn.is_cluster() {
-            self.conn.masters().await.map_err(unavailable)?.into_iter().map(Some).collect()
+        let nodes: Vec<Option<(String, u16)>> = if self.shared.is_cluster() {
+            self.shared.masters().await.map_err(unavailable)?.into_iter().map(Some).collect()
         } else {
             vec![None]
         };
@@ -864,8 +926,8 @@ impl HotStore for RedisStore {
                     let mut scan = cmd("SCAN");
                     scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
                     let reply = match node {
-                        Some((host, port)) => self.conn.on_node(&scan, host, *port).await,
-                        None => scan.query_async(&mut self.conn.clone()).await,
+                        Some((host, port)) => self.shared.on_node(&scan, host, *port).await,
+                        None => scan.query_async(&mut self.conn()).await,
                     }
                     .map_err(unavailable)?;
                     let (next, keys): (u64, Vec<String>) =

@@ -33,6 +33,31 @@ mod redis {
 
     baton_hot::conformance_suite!(store(1).await);
 
+    /// The same behaviour through a web server worker's copy, on the worker's own connection.
+    mod worker {
+        use super::*;
+
+        async fn store() -> (TestRedis, Arc<dyn HotStore>, Arc<dyn EventProbe>) {
+            let redis = TestRedis::start().await;
+            let shared =
+                RedisStore::connect(redis.url(), redis.key_prefix(), 1).await.expect("connects to the test Redis");
+            let worker = shared.worker();
+            assert!(!worker.has_own_connection());
+            worker.ping().await.expect("the shared connection serves the first call");
+            for _ in 0..500 {
+                if worker.has_own_connection() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert!(worker.has_own_connection(), "the worker's own connection opened after its first call");
+            assert!(!shared.has_own_connection());
+            (redis, Arc::new(worker), Arc::new(shared))
+        }
+
+        baton_hot::conformance_suite!(store().await);
+    }
+
     /// The same behaviour with participants spread over several hash tags (as on a cluster).
     mod sharded {
         use super::store;

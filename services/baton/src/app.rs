@@ -344,8 +344,11 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // This worker's copy of the store: on Redis, a connection of the worker's own (the
+    // participant routes are the hot path; the rest share the process's connection).
+    let store = s.store.for_worker().unwrap_or_else(|| s.store.clone());
     let quiz = Quiz {
-        store: s.store.clone(),
+        store: store.clone(),
         campaigns: s.campaigns.clone(),
         clock: s.clock.clone(),
         tokens: s.tokens.clone(),
@@ -357,7 +360,7 @@ pub fn app(
         stats: s.stats.clone(),
     };
     let relay = baton_relay::Relay {
-        store: s.store.clone(),
+        store,
         db: s.db.clone(),
         campaigns: s.campaigns.clone(),
         clock: s.clock.clone(),
