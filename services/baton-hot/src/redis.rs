@@ -471,13 +471,18 @@ fn arg(reply: &[Value], i: usize) -> HotResult<String> {
     reply.get(i).and_then(text).ok_or_else(|| corrupt(format!("script reply lacks item {i}")))
 }
 
+/// The aggregate counters a participant counts towards, as `lua/participant.lua` takes them:
+/// `p:<place>` for its place and each above it, then `u:<unit>`.
+fn counted_towards(places: &[PlaceId], unit: Option<&UnitId>) -> Vec<String> {
+    let mut aggs: Vec<String> = places.iter().map(|p| format!("p:{p}")).collect();
+    aggs.extend(unit.map(|u| format!("u:{u}")));
+    aggs
+}
+
 #[async_trait]
 impl HotStore for RedisStore {
     async fn join(&self, cmd: JoinCmd) -> HotResult<JoinOutcome> {
-        let mut aggs: Vec<String> = cmd.places.iter().map(|p| format!("p:{p}")).collect();
-        if let Some(u) = &cmd.unit {
-            aggs.push(format!("u:{u}"));
-        }
+        let aggs = counted_towards(&cmd.places, cmd.unit.as_ref());
         let keys = [
             self.keys.participant(&cmd.campaign, &cmd.participant),
             self.keys.aggregates_of(&cmd.campaign, &cmd.participant),
@@ -951,10 +956,7 @@ impl HotStore for RedisStore {
 
     async fn restore_participant(&self, campaign: &CampaignId, p: RestoredParticipant) -> HotResult<()> {
         let s = &p.state;
-        let mut aggs: Vec<String> = p.places.iter().map(|p| format!("p:{p}")).collect();
-        if let Some(u) = &s.unit {
-            aggs.push(format!("u:{u}"));
-        }
+        let aggs = counted_towards(&p.places, s.unit.as_ref());
         let keys = [self.keys.participant(campaign, &s.id), self.keys.aggregates_of(campaign, &s.id)];
         let args = [
             "restore_participant".to_owned(),
