@@ -216,6 +216,15 @@ async fn the_live_feed_samples_resumes_and_expires(hot: Hot, sql: Sql) {
     assert_eq!(first[0].json()["participants"], 0);
     let w1 = first[0].id.clone().expect("the overview carries the watermark");
     assert_eq!(w1, (NOON - 2000).to_string());
+    // A second dashboard of the same scope, a moment later, is sent the same reading: the scope's
+    // figures are read once however many watch them.
+    let made = app.services.console.live_readings.made();
+    let mut other = app.sse(path, &admin, None).await;
+    let shared = other.tick().await;
+    assert_eq!((shared.len(), shared[0].id.as_deref()), (1, Some(w1.as_str())), "{shared:?}");
+    assert_eq!(shared[0].json(), first[0].json());
+    assert_eq!(app.services.console.live_readings.made(), made, "no second reading");
+    drop(other);
 
     // 丁 joins; once it is stored and the settling time has passed, a tick samples it and
     // counts it (ticks before that have nothing to sample).

@@ -71,7 +71,7 @@ fn scope_target(c: &Campaign, region: Option<&PlaceId>) -> Option<u64> {
 // Overview
 
 /// `GET …/overview` and the live stream's `overview` events.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct OverviewView {
     pub campaign_id: String,
     /// The region the figures are limited to (null: the whole campaign).

@@ -72,6 +72,8 @@ pub struct Console {
     pub rate_limits: baton_http::limits::Limiter,
     /// Time between the live feed's ticks ([`live::DEFAULT_INTERVAL`]).
     pub live_interval: std::time::Duration,
+    /// The live feed's readings, shared by the streams of a scope ([`live::LiveReadings`]).
+    pub live_readings: live::LiveReadings,
     /// Exports running at once in this process ([`exports::MAX_EXPORTS`]): each holds a database
     /// connection while it streams.
     exports: Arc<tokio::sync::Semaphore>,
@@ -100,6 +102,7 @@ impl Console {
             trusted_proxies: TrustedProxies::default(),
             rate_limits: baton_http::limits::Limiter::default(),
             live_interval: live::DEFAULT_INTERVAL,
+            live_readings: live::LiveReadings::default(),
             exports: Arc::new(tokio::sync::Semaphore::new(exports::MAX_EXPORTS)),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 8))),
         }

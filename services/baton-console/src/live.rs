@@ -15,19 +15,33 @@
 //! samples of that last stretch). A new connection starts at the watermark of its first tick.
 //! The stream ends when the organizer token expires (an `expired` event first), so a revoked
 //! or stale login does not keep reading.
+//!
+//! # Shared readings
+//! Every dashboard of a scope (campaign and region) shows the same figures, so the streams of a
+//! scope share their readings ([`LiveReadings`]): a tick uses the scope's last reading when its
+//! window ends less than one tick before this tick's would, and it covers what the stream has not
+//! had yet (it starts at or before the stream's watermark). The samples of a reading are the
+//! latest of its window, and the windows share their end, so the latest after a later watermark
+//! are those of the reading after it. However many organizers watch a scope, its figures are then
+//! read about once per tick, at the price of samples and an overview up to one tick older.
 
 use crate::Console;
+use crate::figures::OverviewView;
 use crate::scope::Scoped;
 use crate::tokens::Organizer;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use baton_core::Millis;
+use baton_core::ids::{CampaignId, PlaceId};
 use baton_core::rfc3339;
 use baton_db::Sample;
 use baton_http::Problem;
 use baton_http::problem::ProblemDoc;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,14 +82,88 @@ pub struct SampleView {
     pub score: Option<u64>,
 }
 
+/// One reading of a scope's live figures.
+#[derive(Debug)]
+struct Reading {
+    /// The samples are the latest of `(after, until]`; `None`: none were read (a stream's first
+    /// tick has nothing to sample).
+    after: Option<Millis>,
+    until: Millis,
+    joins: Vec<Sample>,
+    finishes: Vec<Sample>,
+    overview: OverviewView,
+}
+
+impl Reading {
+    /// Whether a stream that has had everything up to `watermark` can take its next tick from
+    /// this reading.
+    fn covers(&self, watermark: Option<Millis>) -> bool {
+        match (watermark, self.after) {
+            (None, _) => true,
+            (Some(w), Some(after)) => after <= w && w <= self.until,
+            (Some(w), None) => w == self.until,
+        }
+    }
+
+    /// Whether this reading serves more streams than `other`: it reaches further, or as far
+    /// from further back.
+    fn better_than(&self, other: &Reading) -> bool {
+        let further_back = match (self.after, other.after) {
+            (Some(a), Some(b)) => a < b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        self.until > other.until || (self.until == other.until && further_back)
+    }
+}
+
+/// A scope: the campaign, and the region its figures are limited to (`None`: all of it).
+type ScopeKey = (CampaignId, Option<PlaceId>);
+
+/// The scope's readings, shared by every live stream of the process (see the module docs).
+#[derive(Clone, Default)]
+pub struct LiveReadings {
+    last: Arc<Mutex<HashMap<ScopeKey, Arc<Reading>>>>,
+    made: Arc<AtomicU64>,
+}
+
+impl LiveReadings {
+    /// The scope's last reading if a tick of a stream at `watermark` that would read up to
+    /// `until` can use it: it ends less than `slack` before `until` and covers the stream.
+    fn usable(
+        &self,
+        scope: &ScopeKey,
+        watermark: Option<Millis>,
+        until: Millis,
+        slack: Millis,
+    ) -> Option<Arc<Reading>> {
+        let r = self.last.lock().unwrap_or_else(|p| p.into_inner()).get(scope).cloned()?;
+        (r.until > until - slack && r.covers(watermark)).then_some(r)
+    }
+
+    /// Keeps `r` as the scope's last reading unless the one kept serves more streams.
+    fn keep(&self, scope: ScopeKey, r: Arc<Reading>) {
+        self.made.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.get(&scope).is_none_or(|old| r.better_than(old)) {
+            last.insert(scope, r);
+        }
+    }
+
+    /// How many readings the streams of this process have made.
+    pub fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+}
+
 impl SampleView {
-    fn of(s: Sample, join: bool) -> Self {
+    fn of(s: &Sample, join: bool) -> Self {
         SampleView {
             at: rfc3339(s.at_ms),
-            participant_id: s.participant,
-            nickname: s.nickname,
-            region_id: s.region,
-            unit_id: s.unit,
+            participant_id: s.participant.clone(),
+            nickname: s.nickname.clone(),
+            region_id: s.region.clone(),
+            unit_id: s.unit.clone(),
             relayed: join.then_some(s.relayed),
             score: s.score,
         }
@@ -133,30 +221,51 @@ impl Feed {
             return Ok(Bytes::from(out));
         }
         let until = now - SETTLE_MS;
-        if let Some(after) = self.watermark.filter(|w| *w < until) {
-            let c = self.scoped.campaign.id();
-            let places = self.places.as_deref();
-            let joins =
-                self.console.db.recent_joins(c, places, after, until, SAMPLES_PER_TICK).await.map_err(Problem::from)?;
-            let finishes = self
-                .console
-                .db
-                .recent_finishes(c, places, after, until, SAMPLES_PER_TICK)
-                .await
-                .map_err(Problem::from)?;
-            for s in joins {
-                out.push_str(&event("join", None, &SampleView::of(s, true)));
+        let scope = (self.scoped.campaign.id().clone(), self.scoped.region().cloned());
+        let slack = Millis::try_from(self.console.live_interval.as_millis()).unwrap_or(Millis::MAX).max(1);
+        let reading = match self.console.live_readings.usable(&scope, self.watermark, until, slack) {
+            Some(r) => r,
+            None => {
+                let r = Arc::new(self.read(until).await?);
+                self.console.live_readings.keep(scope, r.clone());
+                r
             }
-            for s in finishes {
-                out.push_str(&event("finish", None, &SampleView::of(s, false)));
-            }
+        };
+        let fresh = |s: &&Sample| self.watermark.is_some_and(|w| s.at_ms > w);
+        for s in reading.joins.iter().filter(fresh) {
+            out.push_str(&event("join", None, &SampleView::of(s, true)));
         }
-        let watermark = self.watermark.map_or(until, |w| w.max(until));
+        for s in reading.finishes.iter().filter(fresh) {
+            out.push_str(&event("finish", None, &SampleView::of(s, false)));
+        }
+        let watermark = self.watermark.map_or(reading.until, |w| w.max(reading.until));
         self.watermark = Some(watermark);
-        let overview = self.console.overview_of(&self.scoped).await?;
-        out.push_str(&event("overview", Some(watermark), &overview));
+        out.push_str(&event("overview", Some(watermark), &reading.overview));
         self.first = false;
         Ok(Bytes::from(out))
+    }
+
+    /// Reads the scope's figures: the samples after the stream's watermark up to `until` (none
+    /// on its first tick), and the overview.
+    async fn read(&self, until: Millis) -> Result<Reading, Problem> {
+        let after = self.watermark.filter(|w| *w < until);
+        let (joins, finishes) = match after {
+            Some(after) => {
+                let c = self.scoped.campaign.id();
+                let places = self.places.as_deref();
+                let db = &self.console.db;
+                let joins = db.recent_joins(c, places, after, until, SAMPLES_PER_TICK).await.map_err(Problem::from)?;
+                let finishes =
+                    db.recent_finishes(c, places, after, until, SAMPLES_PER_TICK).await.map_err(Problem::from)?;
+                (joins, finishes)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let overview = self.console.overview_of(&self.scoped).await?;
+        // A watermark at or past `until` had everything up to it: the empty window read is
+        // `(until, until]`.
+        let after = after.or(self.watermark.map(|w| w.min(until)));
+        Ok(Reading { after, until, joins, finishes, overview })
     }
 }
 
@@ -222,4 +331,51 @@ async fn live(
         // Proxies (nginx) must pass each event on at once.
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(after: Option<Millis>, until: Millis) -> Arc<Reading> {
+        Arc::new(Reading { after, until, joins: Vec::new(), finishes: Vec::new(), overview: OverviewView::default() })
+    }
+
+    fn scope(region: Option<&str>) -> ScopeKey {
+        (CampaignId::parse("demo").unwrap(), region.map(|r| PlaceId::parse(r).unwrap()))
+    }
+
+    #[test]
+    fn a_reading_serves_the_streams_whose_watermark_it_starts_at_or_before() {
+        let r = reading(Some(1_000), 3_000);
+        assert!(r.covers(None), "a new stream takes any reading");
+        assert!(r.covers(Some(1_000)) && r.covers(Some(2_000)) && r.covers(Some(3_000)));
+        assert!(!r.covers(Some(999)), "a stream further back would miss samples");
+        assert!(!r.covers(Some(3_001)), "a stream further on has more already");
+        let first = reading(None, 3_000);
+        assert!(first.covers(None) && first.covers(Some(3_000)));
+        assert!(!first.covers(Some(2_999)), "no samples were read for it");
+    }
+
+    #[test]
+    fn the_streams_of_a_scope_share_a_reading_for_one_tick() {
+        let readings = LiveReadings::default();
+        let city = scope(None);
+        assert!(readings.usable(&city, None, 10_000, 2_000).is_none());
+        readings.keep(city.clone(), reading(Some(8_000), 10_000));
+        // Another stream of the scope, at the same watermark, up to one tick later.
+        assert_eq!(readings.usable(&city, Some(8_000), 10_000, 2_000).map(|r| r.until), Some(10_000));
+        assert_eq!(readings.usable(&city, Some(8_000), 11_999, 2_000).map(|r| r.until), Some(10_000));
+        assert!(readings.usable(&city, Some(8_000), 12_000, 2_000).is_none(), "a tick later it reads again");
+        assert!(readings.usable(&city, Some(7_000), 10_000, 2_000).is_none(), "a stream further back reads its own");
+        assert!(readings.usable(&scope(Some("liling")), Some(8_000), 10_000, 2_000).is_none(), "another scope");
+        // The one that serves more streams is kept: further on, or as far from further back.
+        readings.keep(city.clone(), reading(Some(9_000), 10_000));
+        assert_eq!(readings.usable(&city, Some(8_000), 10_000, 2_000).map(|r| r.after), Some(Some(8_000)));
+        readings.keep(city.clone(), reading(Some(7_000), 10_000));
+        assert_eq!(readings.usable(&city, Some(7_000), 10_000, 2_000).map(|r| r.after), Some(Some(7_000)));
+        readings.keep(city.clone(), reading(Some(10_000), 11_000));
+        assert_eq!(readings.usable(&city, Some(10_000), 11_500, 2_000).map(|r| r.until), Some(11_000));
+        assert_eq!(readings.made(), 4);
+    }
 }
