@@ -1,4 +1,4 @@
-# Shared by loadtest/replay.sh, bench.sh, ab.sh and cost/run.sh (sourced): throwaway servers,
+# Shared by loadtest/replay.sh, bench.sh, ab.sh, live.sh and cost/run.sh (sourced): throwaway servers,
 # stopped when the script exits, and a PostgreSQL database of the script's own, dropped then.
 #
 #   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by create_db);
