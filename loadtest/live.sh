@@ -70,7 +70,7 @@ for i in 0 1; do
   kill "${streams[@]}" 2>/dev/null || true
   wait "${streams[@]}" 2>/dev/null || true
   overviews="$(cat "$tmp/${names[$i]}"-*.sse | grep -c '^event: overview' || true)"
-  tick_ms="$(getconf CLK_TCK)"
-  echo "${names[$i]}: Baton $(( (b1 - b0) * 1000 / tick_ms )) ms of CPU, PostgreSQL $(( (p1 - p0) * 1000 / tick_ms )) ms, over ${MEASURE} s; overview events received: $overviews"
+  hz="$(getconf CLK_TCK)"
+  echo "${names[$i]}: Baton $(( (b1 - b0) * 1000 / hz )) ms of CPU, PostgreSQL $(( (p1 - p0) * 1000 / hz )) ms, over ${MEASURE} s; overview events received: $overviews"
   stop "$pid"
 done
