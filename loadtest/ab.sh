@@ -17,23 +17,16 @@
 # creates it drops.
 set -euo pipefail
 
-[ $# = 2 ] || { echo "usage: loadtest/ab.sh BEFORE_BINARY AFTER_BINARY" >&2; exit 2; }
-for b in "$1" "$2"; do [ -x "$b" ] || { echo "not an executable: $b (build it first, see the top of $0)" >&2; exit 2; }; done
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+two_builds "$@"
 ROUNDS="${ROUNDS:-4}"
 PARTICIPANTS="${PARTICIPANTS:-20000}"
 CONCURRENCY="${CONCURRENCY:-64}"
-for tool in wrk redis-server redis-cli createdb dropdb curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk redis-server redis-tools postgresql-client curl python3)" >&2; exit 1; }
-done
-(cd "$root" && cargo build --release -q -p baton-sim)
-SIM="$root/target/release/baton-sim"
-bins=("$(realpath "$1")" "$(realpath "$2")")
-names=(before after)
-
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
+need wrk redis-server redis-cli createdb dropdb curl python3
+build_sim
 throwaway ab
 create_db
 cport="$(free_port)"

@@ -39,17 +39,15 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
   fi
 fi
-for tool in wrk redis-server redis-cli redis-benchmark psql createdb dropdb curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk redis-server redis-tools postgresql-client curl python3)" >&2; exit 1; }
-done
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+need wrk redis-server redis-cli redis-benchmark psql createdb dropdb curl python3
 echo "building release baton, baton-sim and the hot_memory example…" >&2
 (cd "$root" && cargo build --release -q -p baton -p baton-sim && cargo build --release -q -p baton-hot --example hot_memory)
 BATON="$root/target/release/baton"
 SIM="$root/target/release/baton-sim"
 
 mkdir -p "$OUT"
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
 throwaway bench
 log() { echo "$*" | tee -a "$OUT/bench.txt"; }
 

@@ -14,6 +14,10 @@
 #   start_baton NAME PORT ROLE [ARGS]   `$BATON_BIN serve --role ROLE` without rate limits, ready;
 #                        sets $started to its pid
 #   wait_ready URL PID LOG, stop PID, free_port, ticks PID (CPU ticks), pg_ticks ($db's backends)
+#   need TOOL…           exits naming the first missing tool and the Debian package that has it
+#   two_builds BEFORE AFTER   (ab.sh, live.sh) checks both binaries; sets $bins (absolute paths)
+#                        and $names (before, after)
+#   build_sim            builds baton-sim (release) and sets $SIM
 
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
@@ -37,6 +41,35 @@ cleanup() {
       echo "could not drop the database $db: drop it by hand (dropdb --force $db)" >&2
     rm -rf "$tmp"
   fi
+}
+
+need() {
+  local tool pkg
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null && continue
+    case "$tool" in
+      redis-cli | redis-benchmark) pkg=redis-tools ;;
+      psql | createdb | dropdb) pkg=postgresql-client ;;
+      *) pkg="$tool" ;;
+    esac
+    echo "missing $tool (apt-get install $pkg)" >&2
+    exit 1
+  done
+}
+
+two_builds() {
+  [ $# = 2 ] || { echo "usage: $0 BEFORE_BINARY AFTER_BINARY" >&2; exit 2; }
+  local b
+  for b in "$1" "$2"; do
+    [ -x "$b" ] || { echo "not an executable: $b (build it first, see the top of loadtest/ab.sh)" >&2; exit 2; }
+  done
+  bins=("$(realpath "$1")" "$(realpath "$2")")
+  names=(before after)
+}
+
+build_sim() {
+  (cd "$root" && cargo build --release -q -p baton-sim)
+  SIM="$root/target/release/baton-sim"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -17,23 +17,16 @@
 # creates it drops.
 set -euo pipefail
 
-[ $# = 2 ] || { echo "usage: loadtest/live.sh BEFORE_BINARY AFTER_BINARY" >&2; exit 2; }
-for b in "$1" "$2"; do [ -x "$b" ] || { echo "not an executable: $b (build it first, see loadtest/ab.sh)" >&2; exit 2; }; done
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+two_builds "$@"
 DASHBOARDS="${DASHBOARDS:-100}"
 PARTICIPANTS="${PARTICIPANTS:-2000}"
 MEASURE="${MEASURE:-60}"
-for tool in redis-server redis-cli createdb dropdb psql curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools postgresql-client curl python3)" >&2; exit 1; }
-done
-(cd "$root" && cargo build --release -q -p baton-sim)
-SIM="$root/target/release/baton-sim"
-bins=("$(realpath "$1")" "$(realpath "$2")")
-names=(before after)
-
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
+need redis-server redis-cli createdb dropdb psql curl python3
+build_sim
 throwaway live
 create_db
 keep_statistics

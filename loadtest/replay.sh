@@ -31,16 +31,14 @@ OUT="${OUT:-$root/loadtest/results/replay-$(date -u +%Y%m%dT%H%M%SZ)}"
 BATON_BIN="${BATON_BIN:-$root/target/release/baton}"
 SIM_BIN="${SIM_BIN:-$root/target/release/baton-sim}"
 
-for tool in redis-server redis-cli psql createdb dropdb curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server postgresql-client curl python3)" >&2; exit 1; }
-done
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+need redis-server redis-cli psql createdb dropdb curl python3
 if [ ! -x "$BATON_BIN" ] || [ ! -x "$SIM_BIN" ]; then
   echo "building release baton and baton-sim…" >&2
   (cd "$root" && cargo build --release -p baton -p baton-sim)
 fi
 
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
 throwaway replay
 start_redis "$tmp"
 create_db

@@ -25,13 +25,11 @@ WARMUP="${WARMUP:-10s}"
 ALLINONE="${ALLINONE:-1}"
 CLK_TCK="$(getconf CLK_TCK)"
 
-for tool in wrk redis-server redis-cli psql createdb dropdb curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk redis-tools postgresql-client curl)" >&2; exit 1; }
-done
-[ -x "$BATON_BIN" ] || { echo "no baton binary at $BATON_BIN: BATON_WEB_BUILD=always cargo build --release -p baton" >&2; exit 1; }
-
 # shellcheck source=loadtest/lib.sh
 . "$here/../lib.sh"
+need wrk redis-server redis-cli psql createdb dropdb curl python3
+[ -x "$BATON_BIN" ] || { echo "no baton binary at $BATON_BIN: BATON_WEB_BUILD=always cargo build --release -p baton" >&2; exit 1; }
+
 throwaway cost
 start_redis "$tmp"
 create_db
