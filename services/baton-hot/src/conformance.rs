@@ -431,6 +431,25 @@ pub async fn leaderboards_order_and_never_lower(s: &dyn HotStore) {
     assert_eq!(s.board_page(&c, &Board::Score, 10, 5).await.unwrap(), BoardPage { entries: vec![], total: 6 });
     let up = s.publish_best(&c, &ids[4], 1_000, &boards).await.unwrap();
     assert_eq!(up, vec![Standing { rank: 0, total: 6 }; 2]);
+    // Around a participant: from `limit / 2` above it, cut at the top and the bottom.
+    let all = s.board_page(&c, &Board::Score, 0, 10).await.unwrap().entries;
+    let around = |rank: usize, limit: u64| {
+        let id = all[rank].0.clone();
+        let c = c.clone();
+        async move { s.page_around(&c, &Board::Score, &id, limit).await.unwrap() }
+    };
+    let page = |start: usize, end: usize| BoardPage { entries: all[start..end].to_vec(), total: 6 };
+    assert_eq!(around(3, 2).await, Some((2, page(2, 4))));
+    assert_eq!(around(3, 3).await, Some((2, page(2, 5))));
+    assert_eq!(around(0, 4).await, Some((0, page(0, 4))), "at the top");
+    assert_eq!(around(1, 5).await, Some((0, page(0, 5))));
+    assert_eq!(around(5, 4).await, Some((3, page(3, 6))), "at the bottom");
+    assert_eq!(around(4, 1).await, Some((4, page(4, 5))));
+    assert_eq!(around(4, 0).await, Some((4, page(4, 4))), "no entries asked: the rank alone");
+    assert_eq!(s.page_around(&c, &region, &all[2].0, 2).await.unwrap(), Some((1, page(1, 3))), "boards agree");
+    let unit = Board::Unit(UnitId::parse("u9").unwrap());
+    assert_eq!(s.page_around(&c, &unit, &ids[0], 5).await.unwrap(), None, "not on the board");
+    assert_eq!(s.page_around(&c, &Board::Score, &pid(&c, "nobody"), 5).await.unwrap(), None);
     assert_eq!(s.standing(&c, &Board::Unit(UnitId::parse("u9").unwrap()), &ids[0]).await.unwrap(), None);
     assert_eq!(s.board_page(&c, &Board::Unit(UnitId::parse("u9").unwrap()), 0, 5).await.unwrap(), BoardPage::default());
     let names = s.nicknames(&c, &[ids[2].clone(), pid(&c, "nobody")]).await.unwrap();
@@ -495,6 +514,7 @@ pub async fn hidden_participants_leave_the_boards_and_come_back(s: &dyn HotStore
         let page = s.board_page(&c, b, 0, 10).await.unwrap();
         assert_eq!((order(page.clone()), page.total), (vec![ids[0].clone(), ids[2].clone()], 2), "{b:?}");
         assert_eq!(s.standing(&c, b, &ids[1]).await.unwrap(), None);
+        assert_eq!(s.page_around(&c, b, &ids[1], 10).await.unwrap(), None, "a hidden participant has no page");
         assert_eq!(s.standing(&c, b, &ids[2]).await.unwrap(), Some(Standing { rank: 1, total: 2 }));
     }
 

@@ -258,6 +258,27 @@ impl HotStore for EmbeddedStore {
         Ok(BoardPage { entries, total: set.order.len() as u64 })
     }
 
+    async fn page_around(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+        limit: u64,
+    ) -> HotResult<Option<(u64, BoardPage)>> {
+        let c = self.campaign(campaign);
+        let all = c.boards.lock().expect("boards lock poisoned");
+        let Some(set) = all.get(board) else { return Ok(None) };
+        let Some(s) = set.standing(participant) else { return Ok(None) };
+        let start = s.rank.saturating_sub(limit / 2);
+        let entries = set
+            .order
+            .range(usize::try_from(start).unwrap_or(usize::MAX), limit as usize)
+            .into_iter()
+            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
+            .collect();
+        Ok(Some((start, BoardPage { entries, total: s.total })))
+    }
+
     async fn standing(
         &self,
         campaign: &CampaignId,

@@ -297,6 +297,18 @@ pub trait HotStore: Send + Sync + 'static {
         boards: &[Board],
     ) -> HotResult<Vec<Standing>>;
     async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage>;
+    /// Up to `limit` entries of a board around a participant, read in one step: from `limit / 2`
+    /// places above the participant (or from the top), with the rank of the first. `None` when
+    /// the participant is not on the board. Reading its standing and then a page would let the
+    /// finishes landing in between (hundreds a second on one county's board in a flash crowd)
+    /// push it off the page it is shown.
+    async fn page_around(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+        limit: u64,
+    ) -> HotResult<Option<(u64, BoardPage)>>;
     async fn standing(
         &self,
         campaign: &CampaignId,

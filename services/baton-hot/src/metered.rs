@@ -216,6 +216,16 @@ impl HotStore for Metered {
         self.timed("board_page", self.inner.board_page(campaign, board, offset, limit)).await
     }
 
+    async fn page_around(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+        limit: u64,
+    ) -> HotResult<Option<(u64, BoardPage)>> {
+        self.timed("page_around", self.inner.page_around(campaign, board, participant, limit)).await
+    }
+
     async fn standing(
         &self,
         campaign: &CampaignId,

@@ -260,6 +260,17 @@ fn code_owner(s: &str) -> HotResult<CodeOwner> {
     })
 }
 
+/// A `ZREVRANGE … WITHSCORES` reply: members and their keys.
+fn board_entries(range: &[Value]) -> HotResult<Vec<(ParticipantId, u64)>> {
+    let mut entries = Vec::with_capacity(range.len() / 2);
+    for pair in range.chunks(2) {
+        let id = text(&pair[0]).ok_or_else(|| corrupt("leaderboard member is not text"))?;
+        let id = ParticipantId::parse(&id).map_err(|e| corrupt(e.0))?;
+        entries.push((id, score_of(pair.get(1).ok_or_else(|| corrupt("leaderboard member without score"))?)?));
+    }
+    Ok(entries)
+}
+
 fn score_of(v: &Value) -> HotResult<u64> {
     let s = text(v).ok_or_else(|| corrupt("leaderboard score is not text"))?;
     let f: f64 = s.parse().map_err(|_| corrupt(format!("bad leaderboard score {s:?}")))?;
@@ -701,14 +712,43 @@ impl HotStore for RedisStore {
         let (Some(range), Some(Value::Int(total))) = (v.next(), v.next()) else {
             return Err(corrupt("bad leaderboard reply"));
         };
-        let range = items(range)?;
-        let mut entries = Vec::with_capacity(range.len() / 2);
-        for pair in range.chunks(2) {
-            let id = text(&pair[0]).ok_or_else(|| corrupt("leaderboard member is not text"))?;
-            let id = ParticipantId::parse(&id).map_err(|e| corrupt(e.0))?;
-            entries.push((id, score_of(pair.get(1).ok_or_else(|| corrupt("leaderboard member without score"))?)?));
-        }
-        Ok(BoardPage { entries, total: total as u64 })
+        Ok(BoardPage { entries: board_entries(&items(range)?)?, total: total as u64 })
+    }
+
+    async fn page_around(
+        &self,
+        campaign: &CampaignId,
+        board: &Board,
+        participant: &ParticipantId,
+        limit: u64,
+    ) -> HotResult<Option<(u64, BoardPage)>> {
+        // One script on the board's one key: nothing lands between the rank and the range.
+        static AROUND: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
+            ::redis::Script::new(
+                "local r = redis.call('ZREVRANK', KEYS[1], ARGV[1]) if not r then return false end \
+                 local limit = tonumber(ARGV[2]) local start = math.max(r - math.floor(limit / 2), 0) \
+                 local page = {} if limit > 0 then \
+                 page = redis.call('ZREVRANGE', KEYS[1], start, start + limit - 1, 'WITHSCORES') end \
+                 return {start, redis.call('ZCARD', KEYS[1]), page}",
+            )
+        });
+        let reply: Value = AROUND
+            .key(self.keys.board(campaign, board))
+            .arg(participant.as_str())
+            .arg(limit)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let (start, total, range) = match reply {
+            Value::Nil => return Ok(None),
+            Value::Array(a) => match <[Value; 3]>::try_from(a) {
+                Ok([Value::Int(start), Value::Int(total), range]) => (start as u64, total as u64, items(range)?),
+                Ok(other) => return Err(corrupt(format!("bad page around reply {other:?}"))),
+                Err(other) => return Err(corrupt(format!("bad page around reply {other:?}"))),
+            },
+            other => return Err(corrupt(format!("bad page around reply {other:?}"))),
+        };
+        Ok(Some((start, BoardPage { entries: board_entries(&range)?, total })))
     }
 
     async fn standing(

@@ -17,12 +17,6 @@ use baton_http::problem::ProblemDoc;
 /// Deepest page a board serves (ten times the seed campaign's participants).
 pub const MAX_OFFSET: u64 = 100_000_000;
 
-/// How far a participant may move on a board between reading its rank and reading the page
-/// around it: finishes landing in between push it down (in a flash crowd, hundreds a second on
-/// one county's board). `around=me` reads this much more on each side and cuts the page around
-/// the participant where it actually is.
-const AROUND_SLACK: u64 = 25;
-
 /// What a board name names.
 enum Named {
     Individual(Board),
@@ -108,26 +102,20 @@ pub async fn leaderboard(
     };
     let view = match board {
         Named::Individual(b) => {
-            let (mut read_offset, mut read_limit) = (offset, limit);
-            if let Some(p) = &me
-                && let Some(s) = q.store.standing(c.id(), &b, &p.id).await.map_err(Problem::from)?
-            {
-                read_offset = s.rank.saturating_sub(limit / 2 + AROUND_SLACK);
-                read_limit = limit + 2 * AROUND_SLACK;
-                offset = s.rank.saturating_sub(limit / 2);
-            }
-            let mut page = q.store.board_page(c.id(), &b, read_offset, read_limit).await.map_err(Problem::from)?;
-            if read_limit > limit {
-                // Cut `limit` entries starting `limit / 2` above the participant where the page
-                // has it (or where its rank said, if it has left the board meanwhile).
-                let mine = me.as_ref().and_then(|p| page.entries.iter().position(|(id, _)| *id == p.id));
-                let start = match mine {
-                    Some(i) => (i as u64).saturating_sub(limit / 2),
-                    None => offset - read_offset,
-                };
-                offset = read_offset + start;
-                page.entries = page.entries.into_iter().skip(start as usize).take(limit as usize).collect();
-            }
+            // Around the participant, its rank and the page read in one step (finishes landing
+            // in between would push it off its own page); a participant not on the board yet
+            // gets the page asked for.
+            let around = match &me {
+                Some(p) => q.store.page_around(c.id(), &b, &p.id, limit).await.map_err(Problem::from)?,
+                None => None,
+            };
+            let page = match around {
+                Some((start, page)) => {
+                    offset = start;
+                    page
+                }
+                None => q.store.board_page(c.id(), &b, offset, limit).await.map_err(Problem::from)?,
+            };
             let entries = individual(&q, &c, &page, offset).await?;
             let me = me.map(|p| {
                 entries.iter().find(|e| e.id == p.id.as_str()).map(|e| EntryView {
