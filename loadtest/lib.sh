@@ -1,27 +1,31 @@
-# Shared by loadtest/replay.sh, bench.sh, ab.sh, live.sh and cost/run.sh (sourced): throwaway servers,
-# stopped when the script exits, and a PostgreSQL database of the script's own, dropped then.
+# Shared by loadtest/replay.sh, bench.sh, ab.sh, live.sh, archive.sh and cost/run.sh (sourced):
+# throwaway servers, stopped when the script exits, and PostgreSQL databases of the script's own,
+# dropped then.
 #
 #   throwaway NAME       a temp dir ($tmp) and a database name ($db, created by create_db);
-#                        on exit every pid in $pids is stopped, the database dropped, the dir
-#                        removed (both kept with KEEP=1, to look into afterwards)
+#                        on exit every pid in $pids is stopped, the database and those named in
+#                        $dbs dropped, the dir removed (all kept with KEEP=1, to look into
+#                        afterwards)
 #   start_redis DIR      a redis-server on a free port ($rport, $redis_pid), nothing on disk
 #   create_db            creates $db on PG_URL
-#   keep_statistics      when the server runs without autovacuum, vacuums and analyzes $db every
+#   keep_statistics [DB] when the server runs without autovacuum, vacuums and analyzes $db (or DB) every
 #                        minute from one session of its own (as autovacuum would), so plans and
 #                        costs are those of a server with PostgreSQL's defaults; $statistics says
-#                        which, for the script's record
+#                        which, for the script's record, and $vacuum_pid the session's (if any)
 #   use_stores           points BATON_REDIS_URL and BATON_DATABASE_URL at them (RUST_LOG=warn)
 #   start_baton NAME PORT ROLE [ARGS]   `$BATON_BIN serve --role ROLE` without rate limits, ready;
 #                        sets $started to its pid
-#   wait_ready URL PID LOG, stop PID, free_port, ticks PID (CPU ticks), pg_ticks ($db's backends)
+#   wait_ready URL PID LOG, stop PID, free_port, ticks PID (CPU ticks), pg_ticks [DB] (the CPU of
+#                        $db's backends, or DB's)
 #   need TOOL…           exits naming the first missing tool and the Debian package that has it
-#   two_builds BEFORE AFTER   (ab.sh, live.sh) checks both binaries; sets $bins (absolute paths)
+#   two_builds BEFORE AFTER   (ab.sh, live.sh, archive.sh) checks both binaries; sets $bins (absolute paths)
 #                        and $names (before, after)
 #   build_sim            builds baton-sim (release) and sets $SIM
 
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 pg_host="${PG_URL#postgres://}"; pg_host="${pg_host#*@}"; pg_port="${pg_host#*:}"; pg_host="${pg_host%%:*}"
 pids=()
+dbs=()
 
 throwaway() {
   tmp="$(mktemp -d "/tmp/baton-$1.XXXXXX")"
@@ -34,11 +38,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   if [ "${KEEP:-0}" = 1 ]; then
-    echo "kept $tmp and the database $db (dropdb $db when done)"
+    echo "kept $tmp and the databases $db ${dbs[*]} (dropdb each when done)"
   else
     # --force: a backend of a session just stopped (keep_statistics') may not have exited yet.
-    dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists --force "$db" 2>/dev/null ||
-      echo "could not drop the database $db: drop it by hand (dropdb --force $db)" >&2
+    local d
+    for d in "${dbs[@]}" "$db"; do
+      dropdb -h "$pg_host" -p "$pg_port" -U postgres --if-exists --force "$d" 2>/dev/null ||
+        echo "could not drop the database $d: drop it by hand (dropdb --force $d)" >&2
+    done
     rm -rf "$tmp"
   fi
 }
@@ -84,15 +91,15 @@ start_redis() {
 
 create_db() { createdb -h "$pg_host" -p "$pg_port" -U postgres "$db"; }
 
-keep_statistics() {
-  local av
-  av="$(psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -Atc "SHOW autovacuum")"
+keep_statistics() { # [DATABASE] ($db by default)
+  local av on="${1:-$db}"
+  av="$(psql -h "$pg_host" -p "$pg_port" -U postgres -d "$on" -Atc "SHOW autovacuum")"
   statistics="autovacuum $av"
   [ "$av" = off ] || return 0
   statistics="autovacuum off; VACUUM (ANALYZE) of the run's database every 60 s by the script"
   printf 'VACUUM (ANALYZE) \\watch 60\n' |
-    psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -q >"$tmp/vacuum.log" 2>&1 &
-  pids+=("$!")
+    psql -h "$pg_host" -p "$pg_port" -U postgres -d "$on" -q >>"$tmp/vacuum.log" 2>&1 &
+  vacuum_pid=$!; pids+=("$vacuum_pid")
 }
 
 use_stores() {
@@ -122,9 +129,9 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-pg_ticks() { # the CPU of the PostgreSQL backends serving $db
+pg_ticks() { # [DATABASE]: the CPU of the PostgreSQL backends serving it ($db by default)
   local sum=0
-  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '$db' and pid <> pg_backend_pid()"); do
+  for p in $(psql -h "$pg_host" -p "$pg_port" -U postgres -Atc "select pid from pg_stat_activity where datname = '${1:-$db}' and pid <> pg_backend_pid()"); do
     sum=$((sum + $(ticks "$p")))
   done
   echo "$sum"
