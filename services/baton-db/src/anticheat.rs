@@ -6,10 +6,13 @@
 //! new events only. Each signal is worked out from the projections for the keys the new events
 //! touched, so a flag is a function of the set of events stored, whatever the order and
 //! batching — the same argument as the projections':
-//! - `fast_answers`: for every participant with a new answer, its fast answers are counted in
-//!   `answers` (kinds from the campaign's bank; an answer of a question the bank no longer has
-//!   is held to the stricter floor) and stored as the flag's evidence (merged by maximum).
-//!   Answers are only ever added, so the count only grows.
+//! - `fast_answers`: a participant's fast answers are counted in `fast_answer_counts`, which a
+//!   batch raises by its new answers that were fast (kinds from the campaign's bank as the
+//!   batch is stored; an answer of a question the bank no longer has is held to the stricter
+//!   floor), and the count is stored as the flag's evidence (merged by maximum). An answer event
+//!   is new once, so it is counted once; the count only grows. (Counting each participant's
+//!   answers again in `answers` for every batch with one of its answers read all of them, spread
+//!   over as many pages, about ten times an attempt: a quarter of the archiver's statement time.)
 //! - `same_timing` and `shared_device` flag *groups*: the participants with a finished attempt
 //!   of one timing print (`timing_prints`, written once per complete finished attempt), and
 //!   the participants whose join carried one client fingerprint (`participants.client_fp`).
@@ -50,7 +53,7 @@ use baton_core::anticheat::{
 use baton_core::events::{Event, EventBody};
 use baton_core::ids::{CampaignId, ParticipantId, PlaceId};
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An attempt's answers for [`timing_print`]: one slot per question.
 type Answers = Vec<Option<(u64, bool)>>;
@@ -95,14 +98,16 @@ const SHARED_DEVICE: GroupSignal = GroupSignal {
 
 /// Applies the signals to what `new` (events stored for the first time) changed.
 pub(crate) async fn flag(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError> {
-    let mut answered: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut answered: Vec<(&str, &str, &str, u64)> = Vec::new();
     let mut attempts: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
     let mut joined: BTreeSet<(&str, &str)> = BTreeSet::new();
     for e in new {
         let c = e.campaign.as_str();
         match &e.body {
-            EventBody::Answered { participant, attempt, .. } => {
-                answered.insert((c, participant.as_str()));
+            EventBody::Answered { participant, attempt, question, judged, .. } => {
+                if !judged.timed_out {
+                    answered.push((c, participant.as_str(), question.as_str(), judged.elapsed_ms));
+                }
                 attempts.insert((c, participant.as_str(), attempt.as_str()));
             }
             EventBody::AttemptStarted { participant, attempt, .. }
@@ -124,21 +129,48 @@ fn query(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
     move |e| error::query(format!("flagging {what}"))(e)
 }
 
-async fn fast_answers(conn: &mut AnyConnection, participants: &BTreeSet<(&str, &str)>) -> Result<(), DbError> {
-    if participants.is_empty() {
+/// Raises the fast answer counts of the participants of `answered` — `(campaign, participant,
+/// question, elapsed_ms)`, every new answer that did not time out — by theirs, and flags those
+/// it takes to [`FAST_ANSWERS_MIN`] or beyond with their count.
+async fn fast_answers(conn: &mut AnyConnection, answered: &[(&str, &str, &str, u64)]) -> Result<(), DbError> {
+    if answered.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Vec<Val>> = participants.iter().map(|(c, p)| vec![Val::Str(c), Val::Str(p)]).collect();
-    let head = "SELECT a.campaign_id, a.participant_id, COUNT(*) FROM answers a \
-                LEFT JOIN questions q ON q.campaign_id = a.campaign_id AND q.id = a.question_id JOIN (";
-    let tail = format!(
-        ") AS v ON a.campaign_id = v.column1 AND a.participant_id = v.column2 \
-         WHERE a.timed_out = 0 AND a.elapsed_ms < CASE WHEN q.kind IS NULL OR q.kind = 'judge' \
-         THEN {JUDGE_READING_FLOOR_MS} ELSE {READING_FLOOR_MS} END \
-         GROUP BY a.campaign_id, a.participant_id"
-    );
-    let counts: Vec<(String, String, i64)> =
-        Values { head, tail: &tail, width: 2 }.fetch(conn, &rows).await.map_err(query("fast answers"))?;
+    let asked: BTreeSet<(&str, &str)> = answered.iter().map(|(c, _, q, _)| (*c, *q)).collect();
+    let rows: Vec<Vec<Val>> = asked.iter().map(|(c, q)| vec![Val::Str(c), Val::Str(q)]).collect();
+    let kinds: Vec<(String, String, String)> = Values {
+        head: "SELECT q.campaign_id, q.id, q.kind FROM questions q JOIN (",
+        tail: ") AS v ON q.campaign_id = v.column1 AND q.id = v.column2",
+        width: 2,
+    }
+    .fetch(conn, &rows)
+    .await
+    .map_err(query("fast answers"))?;
+    let kinds: HashMap<(&str, &str), &str> =
+        kinds.iter().map(|(c, q, k)| ((c.as_str(), q.as_str()), k.as_str())).collect();
+    let mut fast: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for &(c, p, q, elapsed) in answered {
+        let floor = match kinds.get(&(c, q)) {
+            Some(&kind) if kind != "judge" => READING_FLOOR_MS,
+            _ => JUDGE_READING_FLOOR_MS,
+        };
+        if elapsed < floor {
+            *fast.entry((c, p)).or_default() += 1;
+        }
+    }
+    if fast.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<Val>> = fast.iter().map(|((c, p), n)| vec![Val::Str(c), Val::Str(p), Val::Int(*n)]).collect();
+    let counts: Vec<(String, String, i64)> = Values {
+        head: "INSERT INTO fast_answer_counts (campaign_id, participant_id, answers) ",
+        tail: " ON CONFLICT (campaign_id, participant_id) DO UPDATE SET \
+               answers = fast_answer_counts.answers + excluded.answers RETURNING campaign_id, participant_id, answers",
+        width: 3,
+    }
+    .fetch(conn, &rows)
+    .await
+    .map_err(query("fast answers"))?;
     let reason = Reason::FastAnswers.as_str();
     let flagged: Vec<Vec<Val>> = counts
         .iter()
