@@ -66,6 +66,17 @@ impl BoardSet {
         }
     }
 
+    /// `ZREVRANGE offset offset+limit-1 WITHSCORES`, with `ZCARD`.
+    fn page(&self, offset: u64, limit: u64) -> BoardPage {
+        let entries = self
+            .order
+            .range(usize::try_from(offset).unwrap_or(usize::MAX), limit as usize)
+            .into_iter()
+            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
+            .collect();
+        BoardPage { entries, total: self.order.len() as u64 }
+    }
+
     fn standing(&self, id: &ParticipantId) -> Option<Standing> {
         let key = *self.keys.get(id)?;
         let rank = self.order.rank(&(Reverse(key), Reverse(id.clone())))? as u64;
@@ -248,14 +259,7 @@ impl HotStore for EmbeddedStore {
     async fn board_page(&self, campaign: &CampaignId, board: &Board, offset: u64, limit: u64) -> HotResult<BoardPage> {
         let c = self.campaign(campaign);
         let all = c.boards.lock().expect("boards lock poisoned");
-        let Some(set) = all.get(board) else { return Ok(BoardPage::default()) };
-        let entries = set
-            .order
-            .range(usize::try_from(offset).unwrap_or(usize::MAX), limit as usize)
-            .into_iter()
-            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
-            .collect();
-        Ok(BoardPage { entries, total: set.order.len() as u64 })
+        Ok(all.get(board).map(|set| set.page(offset, limit)).unwrap_or_default())
     }
 
     async fn page_around(
@@ -270,24 +274,7 @@ impl HotStore for EmbeddedStore {
         let Some(set) = all.get(board) else { return Ok(None) };
         let Some(s) = set.standing(participant) else { return Ok(None) };
         let start = s.rank.saturating_sub(limit / 2);
-        let entries = set
-            .order
-            .range(usize::try_from(start).unwrap_or(usize::MAX), limit as usize)
-            .into_iter()
-            .map(|(Reverse(k), Reverse(id))| (id.clone(), *k))
-            .collect();
-        Ok(Some((start, BoardPage { entries, total: s.total })))
-    }
-
-    async fn standing(
-        &self,
-        campaign: &CampaignId,
-        board: &Board,
-        participant: &ParticipantId,
-    ) -> HotResult<Option<Standing>> {
-        let c = self.campaign(campaign);
-        let all = c.boards.lock().expect("boards lock poisoned");
-        Ok(all.get(board).and_then(|s| s.standing(participant)))
+        Ok(Some((start, set.page(start, limit))))
     }
 
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {

@@ -309,12 +309,6 @@ pub trait HotStore: Send + Sync + 'static {
         participant: &ParticipantId,
         limit: u64,
     ) -> HotResult<Option<(u64, BoardPage)>>;
-    async fn standing(
-        &self,
-        campaign: &CampaignId,
-        board: &Board,
-        participant: &ParticipantId,
-    ) -> HotResult<Option<Standing>>;
     /// Nicknames of participants, in the order asked (None for an unknown participant).
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>>;
     async fn aggregates(&self, campaign: &CampaignId) -> HotResult<Aggregates>;

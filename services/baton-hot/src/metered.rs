@@ -226,15 +226,6 @@ impl HotStore for Metered {
         self.timed("page_around", self.inner.page_around(campaign, board, participant, limit)).await
     }
 
-    async fn standing(
-        &self,
-        campaign: &CampaignId,
-        board: &Board,
-        participant: &ParticipantId,
-    ) -> HotResult<Option<Standing>> {
-        self.timed("standing", self.inner.standing(campaign, board, participant)).await
-    }
-
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
         self.timed("nicknames", self.inner.nicknames(campaign, ids)).await
     }

@@ -739,33 +739,16 @@ impl HotStore for RedisStore {
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
-        let (start, total, range) = match reply {
+        let reply = match reply {
             Value::Nil => return Ok(None),
-            Value::Array(a) => match <[Value; 3]>::try_from(a) {
-                Ok([Value::Int(start), Value::Int(total), range]) => (start as u64, total as u64, items(range)?),
-                Ok(other) => return Err(corrupt(format!("bad page around reply {other:?}"))),
-                Err(other) => return Err(corrupt(format!("bad page around reply {other:?}"))),
-            },
+            Value::Array(a) => a,
             other => return Err(corrupt(format!("bad page around reply {other:?}"))),
         };
-        Ok(Some((start, BoardPage { entries: board_entries(&range)?, total })))
-    }
-
-    async fn standing(
-        &self,
-        campaign: &CampaignId,
-        board: &Board,
-        participant: &ParticipantId,
-    ) -> HotResult<Option<Standing>> {
-        let k = self.keys.board(campaign, board);
-        let mut p = Batch::new();
-        p.on("ZREVRANK", &k).arg(participant.as_str());
-        p.on("ZCARD", &k);
-        match self.batch(&p).await?.as_slice() {
-            [Value::Int(rank), Value::Int(total)] => Ok(Some(Standing { rank: *rank as u64, total: *total as u64 })),
-            [Value::Nil, Value::Int(_)] => Ok(None),
-            other => Err(corrupt(format!("bad standing reply {other:?}"))),
-        }
+        let [Value::Int(start), Value::Int(total), range] = reply.as_slice() else {
+            return Err(corrupt(format!("bad page around reply {reply:?}")));
+        };
+        let entries = board_entries(&items(range.clone())?)?;
+        Ok(Some((*start as u64, BoardPage { entries, total: *total as u64 })))
     }
 
     async fn nicknames(&self, campaign: &CampaignId, ids: &[ParticipantId]) -> HotResult<Vec<Option<String>>> {
