@@ -12,11 +12,15 @@
 //!   the same events again, or a batch that overlaps an earlier one, changes nothing.
 //! - Every projection is a merge that does not depend on order: a row is created once, by the
 //!   event that creates it (join → participant, start → attempt, answer → answer), and the
-//!   values that events move only forward are merged by maximum: an attempt's clock and score,
+//!   values that events move only forward are merged by maximum: a finished attempt's score,
 //!   and a participant's best result (in the published order: score desc, time asc, reached
 //!   asc). Events that arrive before the row they update leave their effect in a table that
-//!   has no such dependency (`answers`, `events`); the row's creator folds it in when it
-//!   arrives (a start folds in its stored answers and finish, a join the finished attempts).
+//!   has no such dependency (`events`); the row's creator folds it in when it arrives (a start
+//!   folds in its stored finish, a join the finished attempts).
+//! - An answer changes only its own row: the clock and running score of an attempt in progress
+//!   are its answers' (the latest `cursor_ms`, the highest `attempt_score`), read from them when
+//!   the hot store is rebuilt, not copied into the attempt's row by every answer (which rewrote
+//!   that row ten times an attempt).
 //!
 //! So the projections are a function of the set of events stored, whatever the order and the
 //! batching (the tests apply one set in many orders and compare).
@@ -187,8 +191,7 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
     let action = || format!("applying {} new events", new.len());
     let q = |e| error::query(action())(e);
 
-    // What the merges will write: an attempt's clock and score, its finish, a participant's best.
-    let mut progress: HashMap<AttemptKey, (i64, i64)> = HashMap::new();
+    // What the merges will write: an attempt's finish, a participant's best.
     let mut finishes: HashMap<AttemptKey, (Totals, i64)> = HashMap::new();
     let mut bests: HashMap<ParticipantKey, LeaderResult> = HashMap::new();
 
@@ -280,7 +283,7 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         }
     }
 
-    // Starts: the attempt row, then what arrived before it (answers, the finish).
+    // Starts: the attempt row, then its finish if that arrived before it.
     let mut starts = Vec::new();
     for e in new {
         if let EventBody::AttemptStarted { participant, attempt, expires_at, limit_ms, day, questions } = &e.body {
@@ -294,7 +297,6 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
                 Val::Int(*expires_at),
                 Val::Int(*limit_ms),
                 Val::Owned(questions),
-                Val::Int(e.at),
                 Val::Int(0),
                 Val::Int(0),
                 Val::Int(0),
@@ -304,27 +306,13 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
     if !starts.is_empty() {
         let created: Vec<AttemptKey> = Values {
             head: "INSERT INTO attempts (campaign_id, participant_id, id, day, started_at_ms, expires_at_ms, limit_ms, \
-                   questions_json, cursor_ms, score, correct_count, total_ms) ",
+                   questions_json, score, correct_count, total_ms) ",
             tail: " ON CONFLICT (campaign_id, participant_id, id) DO NOTHING RETURNING campaign_id, participant_id, id",
-            width: 12,
+            width: 11,
         }
         .fetch(conn, &starts)
         .await
         .map_err(q)?;
-        let rows: Vec<Vec<Val>> = created.iter().map(|(c, p, a)| vec![Val::Str(c), Val::Str(p), Val::Str(a)]).collect();
-        let answered: Vec<(String, String, String, i64, i64)> = Values {
-            head: "SELECT a.campaign_id, a.participant_id, a.attempt_id, MAX(a.cursor_ms), MAX(a.attempt_score) \
-                   FROM answers a JOIN (",
-            tail: ") AS v ON a.campaign_id = v.column1 AND a.participant_id = v.column2 AND a.attempt_id = v.column3 \
-                   GROUP BY a.campaign_id, a.participant_id, a.attempt_id",
-            width: 3,
-        }
-        .fetch(conn, &rows)
-        .await
-        .map_err(q)?;
-        for (c, p, a, cursor, score) in answered {
-            merge_progress(&mut progress, (c, p, a), cursor, score);
-        }
         // Finishes stored earlier; this batch's own are applied below anyway.
         let in_batch: HashSet<(&str, &str)> = new
             .iter()
@@ -351,7 +339,7 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
         }
     }
 
-    // Answers: the answer row, and the attempt's clock and score.
+    // Answers: the answer row.
     let mut answers = Vec::new();
     for e in new {
         if let EventBody::Answered { participant, attempt, question, index, judged, cursor } = &e.body {
@@ -371,8 +359,6 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
                 Val::Int(*cursor),
                 Val::Int(e.at),
             ]);
-            let key = (e.campaign.as_str().to_owned(), participant.as_str().to_owned(), attempt.as_str().to_owned());
-            merge_progress(&mut progress, key, *cursor, score);
         }
     }
     if !answers.is_empty() {
@@ -435,24 +421,6 @@ async fn project(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError
 
     // The merges. Each row appears once per statement (values combined above), so the result
     // does not depend on which source row an engine would pick.
-    if !progress.is_empty() {
-        let rows: Vec<Vec<Val>> = progress
-            .iter()
-            .map(|((c, p, a), (cursor, score))| {
-                vec![Val::Str(c), Val::Str(p), Val::Str(a), Val::Int(*cursor), Val::Int(*score)]
-            })
-            .collect();
-        Values {
-            head: "UPDATE attempts SET cursor_ms = CASE WHEN v.column4 > cursor_ms THEN v.column4 ELSE cursor_ms END, \
-                   score = CASE WHEN v.column5 > score THEN v.column5 ELSE score END FROM (",
-            tail: ") AS v WHERE attempts.campaign_id = v.column1 AND attempts.participant_id = v.column2 \
-                   AND attempts.id = v.column3",
-            width: 5,
-        }
-        .execute(conn, &rows)
-        .await
-        .map_err(q)?;
-    }
     if !finishes.is_empty() {
         let mut rows = Vec::with_capacity(finishes.len());
         for ((c, p, a), (t, reached)) in &finishes {
@@ -575,12 +543,6 @@ fn add_finish(
             .insert((c.clone(), participant.as_str().to_owned(), attempt.as_str().to_owned()), (*totals, *reached_at));
         merge_best(bests, (c, participant.as_str().to_owned()), LeaderResult::from(*best));
     }
-}
-
-fn merge_progress(progress: &mut HashMap<AttemptKey, (i64, i64)>, key: AttemptKey, cursor: i64, score: i64) {
-    let slot = progress.entry(key).or_insert((cursor, score));
-    slot.0 = slot.0.max(cursor);
-    slot.1 = slot.1.max(score);
 }
 
 /// Keeps the better of two results in the published order.

@@ -71,11 +71,11 @@ type ParticipantSql = (
     Option<String>,
     i32,
 );
-type AttemptSql = (String, String, i32, i64, i64, i64, String, i64, i64, i64, i64, Option<i64>);
-type AnswerSql = (String, String, i32, i64, i32, i64, i32, i64, i64);
+type AttemptSql = (String, String, i32, i64, i64, i64, String, i64, i64, i64, Option<i64>);
+type AnswerSql = (String, String, i32, i64, i32, i64, i32, i64, i64, i64);
 
 const ATTEMPT_COLUMNS: &str = "participant_id, id, day, started_at_ms, expires_at_ms, limit_ms, questions_json, \
-                               cursor_ms, score, correct_count, total_ms, finished_at_ms";
+                               score, correct_count, total_ms, finished_at_ms";
 
 impl Db {
     /// Up to `limit` participants of a campaign in id order, starting after `after` (the last
@@ -126,7 +126,7 @@ impl Db {
         }
         {
             let answers = "SELECT an.participant_id, an.attempt_id, an.idx, an.choice_mask, an.correct, an.points, \
-                           an.timed_out, an.elapsed_ms, an.attempt_score FROM attempts t JOIN answers an \
+                           an.timed_out, an.elapsed_ms, an.attempt_score, an.cursor_ms FROM attempts t JOIN answers an \
                            ON an.campaign_id = t.campaign_id AND an.participant_id = t.participant_id \
                            AND an.attempt_id = t.id WHERE t.campaign_id = $1";
             let sql =
@@ -136,15 +136,18 @@ impl Db {
                 .bind(day)
                 .fetch(&mut *tx);
             while let Some(row) = rows.try_next().await.map_err(error::query(action()))? {
-                let (p, a, idx, choice_mask, correct, points, timed_out, elapsed_ms, attempt_score) = row;
+                let (p, a, idx, choice_mask, correct, points, timed_out, elapsed_ms, attempt_score, cursor) = row;
                 let what = || format!("answer {idx} of attempt {a} of participant {p} in campaign {campaign}");
                 let bad = |field: &str| DbError::Corrupt(format!("{}: {field}", what()));
                 let Some(&i) = index.get(&(p.clone(), a.clone())) else {
                     return Err(DbError::Corrupt(format!("{}: its attempt was not read", what())));
                 };
+                // The attempt's clock is its latest answer's cursor (its start if none).
+                let attempt = &mut attempts[i];
+                attempt.cursor = attempt.cursor.max(cursor);
                 let slot = usize::try_from(idx)
                     .ok()
-                    .and_then(|idx| attempts[i].answers.get_mut(idx))
+                    .and_then(|idx| attempt.answers.get_mut(idx))
                     .ok_or_else(|| bad("index beyond the attempt's questions"))?;
                 *slot = Some(Judged {
                     choice_mask: u32::try_from(choice_mask).map_err(|_| bad("choice_mask"))?,
@@ -214,7 +217,7 @@ fn participant(
 
 fn attempt(
     campaign: &CampaignId,
-    (p, id, day, started_at, expires_at, limit_ms, questions_json, cursor, score, correct_count, total_ms, finished): AttemptSql,
+    (p, id, day, started_at, expires_at, limit_ms, questions_json, score, correct_count, total_ms, finished): AttemptSql,
 ) -> Result<RebuiltAttempt, DbError> {
     let what = |field: &str| format!("attempt {id} of participant {p} in campaign {campaign}: {field}");
     let bad = |e: baton_core::ids::IdError| DbError::Corrupt(what(&e.0));
@@ -240,7 +243,7 @@ fn attempt(
         limit_ms,
         answers: vec![None; questions.len()],
         questions,
-        cursor,
+        cursor: started_at,
         finished,
     })
 }

@@ -123,9 +123,9 @@ async fn console_reads_at_two_and_a_half_million_participants(db: &Db, url: &str
         "2,500,000 finished attempts",
         format!(
             "INSERT INTO attempts (campaign_id, participant_id, id, day, started_at_ms, expires_at_ms, limit_ms, \
-             questions_json, cursor_ms, score, correct_count, total_ms, finished_at_ms) {with}\
+             questions_json, score, correct_count, total_ms, finished_at_ms) {with}\
              SELECT 'big', 'p' || {pid}, 'a', 20605, {T0} + i * 345 + 1000, {T0} + i * 345 + 300000, 20000, '[]', \
-             {T0} + i * 345 + 60000, (i % 11) * 10, i % 11, 50000, {T0} + i * 345 + 60000 {from}",
+             (i % 11) * 10, i % 11, 50000, {T0} + i * 345 + 60000 {from}",
             pid = t("i"),
         ),
     )
