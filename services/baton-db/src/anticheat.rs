@@ -47,9 +47,9 @@ use crate::Db;
 use crate::error::{self, DbError};
 use crate::sql::{Val, Values};
 use baton_core::anticheat::{
-    FAST_ANSWERS_MIN, JUDGE_READING_FLOOR_MS, READING_FLOOR_MS, Reason, SAME_TIMING_MIN_PARTICIPANTS,
-    SHARED_DEVICE_MIN_PARTICIPANTS, timing_print,
+    FAST_ANSWERS_MIN, Reason, SAME_TIMING_MIN_PARTICIPANTS, SHARED_DEVICE_MIN_PARTICIPANTS, is_fast, timing_print,
 };
+use baton_core::campaign::QuestionKind;
 use baton_core::events::{Event, EventBody};
 use baton_core::ids::{CampaignId, ParticipantId, PlaceId};
 use sqlx::AnyConnection;
@@ -98,16 +98,14 @@ const SHARED_DEVICE: GroupSignal = GroupSignal {
 
 /// Applies the signals to what `new` (events stored for the first time) changed.
 pub(crate) async fn flag(conn: &mut AnyConnection, new: &[&Event]) -> Result<(), DbError> {
-    let mut answered: Vec<(&str, &str, &str, u64)> = Vec::new();
+    let mut answered: Vec<(&str, &str, &str, u64, bool)> = Vec::new();
     let mut attempts: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
     let mut joined: BTreeSet<(&str, &str)> = BTreeSet::new();
     for e in new {
         let c = e.campaign.as_str();
         match &e.body {
             EventBody::Answered { participant, attempt, question, judged, .. } => {
-                if !judged.timed_out {
-                    answered.push((c, participant.as_str(), question.as_str(), judged.elapsed_ms));
-                }
+                answered.push((c, participant.as_str(), question.as_str(), judged.elapsed_ms, judged.timed_out));
                 attempts.insert((c, participant.as_str(), attempt.as_str()));
             }
             EventBody::AttemptStarted { participant, attempt, .. }
@@ -130,13 +128,13 @@ fn query(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
 }
 
 /// Raises the fast answer counts of the participants of `answered` — `(campaign, participant,
-/// question, elapsed_ms)`, every new answer that did not time out — by theirs, and flags those
-/// it takes to [`FAST_ANSWERS_MIN`] or beyond with their count.
-async fn fast_answers(conn: &mut AnyConnection, answered: &[(&str, &str, &str, u64)]) -> Result<(), DbError> {
+/// question, elapsed_ms, timed_out)`, every new answer — by their fast ones, and flags those it
+/// takes to [`FAST_ANSWERS_MIN`] or beyond with their count.
+async fn fast_answers(conn: &mut AnyConnection, answered: &[(&str, &str, &str, u64, bool)]) -> Result<(), DbError> {
     if answered.is_empty() {
         return Ok(());
     }
-    let asked: BTreeSet<(&str, &str)> = answered.iter().map(|(c, _, q, _)| (*c, *q)).collect();
+    let asked: BTreeSet<(&str, &str)> = answered.iter().map(|(c, _, q, _, _)| (*c, *q)).collect();
     let rows: Vec<Vec<Val>> = asked.iter().map(|(c, q)| vec![Val::Str(c), Val::Str(q)]).collect();
     let kinds: Vec<(String, String, String)> = Values {
         head: "SELECT q.campaign_id, q.id, q.kind FROM questions q JOIN (",
@@ -146,15 +144,13 @@ async fn fast_answers(conn: &mut AnyConnection, answered: &[(&str, &str, &str, u
     .fetch(conn, &rows)
     .await
     .map_err(query("fast answers"))?;
-    let kinds: HashMap<(&str, &str), &str> =
-        kinds.iter().map(|(c, q, k)| ((c.as_str(), q.as_str()), k.as_str())).collect();
+    let kinds: HashMap<(&str, &str), QuestionKind> =
+        kinds.iter().filter_map(|(c, q, k)| Some(((c.as_str(), q.as_str()), QuestionKind::parse(k)?))).collect();
     let mut fast: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for &(c, p, q, elapsed) in answered {
-        let floor = match kinds.get(&(c, q)) {
-            Some(&kind) if kind != "judge" => READING_FLOOR_MS,
-            _ => JUDGE_READING_FLOOR_MS,
-        };
-        if elapsed < floor {
+    for &(c, p, q, elapsed, timed_out) in answered {
+        // A question the bank no longer has is held to the true/false floor, the lower one.
+        let kind = kinds.get(&(c, q)).copied().unwrap_or(QuestionKind::Judge);
+        if is_fast(kind, elapsed, timed_out) {
             *fast.entry((c, p)).or_default() += 1;
         }
     }
