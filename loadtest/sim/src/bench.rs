@@ -131,7 +131,7 @@ pub async fn bench(cfg: &BenchConfig) -> anyhow::Result<Vec<Phase>> {
         phases.push(
             phase("plain actix-web", "plain", stats, cfg.ceiling_requests, cfg.concurrency, move |_| {
                 let http = http.clone();
-                async move { http.call("plain", Method::GET, "/", "bench", None, None, &[200]).await.map(drop) }
+                async move { http.send("plain", Method::GET, "/", "bench", None, None, &[200]).await.map(drop) }
             })
             .await,
         );
@@ -218,7 +218,7 @@ pub async fn bench(cfg: &BenchConfig) -> anyhow::Result<Vec<Phase>> {
                 for q in qs {
                     let body = json!({"question_id": q["id"], "choice": [0]});
                     let path = format!("/api/v1/attempts/{aid}/answers");
-                    http.call("answer", Method::POST, &path, &agent(i), Some(&pl.token), Some(&body), &[200]).await?;
+                    http.send("answer", Method::POST, &path, &agent(i), Some(&pl.token), Some(&body), &[200]).await?;
                 }
                 Ok(())
             }
@@ -236,7 +236,7 @@ pub async fn bench(cfg: &BenchConfig) -> anyhow::Result<Vec<Phase>> {
                     return Ok(());
                 };
                 let path = format!("/api/v1/attempts/{aid}/finish");
-                http.call("finish", Method::POST, &path, &agent(i), Some(&pl.token), None, &[200]).await.map(drop)
+                http.send("finish", Method::POST, &path, &agent(i), Some(&pl.token), None, &[200]).await.map(drop)
             }
         })
         .await,
@@ -252,12 +252,12 @@ pub async fn bench(cfg: &BenchConfig) -> anyhow::Result<Vec<Phase>> {
                 let Some(pl) = p[i].get() else { return Ok(()) };
                 let board = format!("/api/v1/campaigns/{cid}/leaderboards");
                 if i % 2 == 0 {
-                    http.call("board", Method::GET, &format!("{board}/score?limit=20"), &agent(i), None, None, &[200])
+                    http.send("board", Method::GET, &format!("{board}/score?limit=20"), &agent(i), None, None, &[200])
                         .await
                         .map(drop)
                 } else {
                     let path = format!("{board}/score-region-{}?around=me&limit=20", pl.county);
-                    http.call("board", Method::GET, &path, &agent(i), Some(&pl.token), None, &[200]).await.map(drop)
+                    http.send("board", Method::GET, &path, &agent(i), Some(&pl.token), None, &[200]).await.map(drop)
                 }
             }
         })

@@ -254,9 +254,9 @@ pub async fn journey(http: &Http, world: &World, n: u64, flash: Option<usize>) -
         (home, unit, relayed.then(|| world.take_link()).flatten())
     };
     if let Some((code, _)) = &link {
-        http.call("click", Method::GET, &format!("/r/{code}"), &agent, None, None, &[302]).await?;
+        http.send("click", Method::GET, &format!("/r/{code}"), &agent, None, None, &[302]).await?;
     }
-    http.call("page", Method::GET, &format!("/api/v1/campaigns/{cid}"), &agent, None, None, &[200]).await?;
+    http.send("page", Method::GET, &format!("/api/v1/campaigns/{cid}"), &agent, None, None, &[200]).await?;
     world.pause(human(8.0)).await;
     let mut body = json!({
         "device_id": format!("sim-{}-{n}", world.tag),
@@ -292,11 +292,14 @@ pub async fn journey(http: &Http, world: &World, n: u64, flash: Option<usize>) -
 
     let mut best: Option<i64> = None;
     for attempt_no in 1..=world.attempts_per_day {
-        let attempt =
+        let mut attempt =
             http.call("start", Method::POST, "/api/v1/attempts", &agent, Some(&token), None, &[201]).await?.json;
         let aid = attempt["attempt_id"].as_str().unwrap_or_default().to_owned();
         let limit = attempt["seconds_per_question"].as_f64().unwrap_or(20.0);
-        let questions = attempt["questions"].as_array().cloned().unwrap_or_default();
+        let questions = match attempt["questions"].take() {
+            Value::Array(qs) => qs,
+            _ => Vec::new(),
+        };
         let mut sum = 0i64;
         let mut abandoned = false;
         for (i, q) in questions.iter().enumerate() {
@@ -358,7 +361,7 @@ pub async fn journey(http: &Http, world: &World, n: u64, flash: Option<usize>) -
 
         world.pause(human(4.0)).await;
         let board = format!("/api/v1/campaigns/{cid}/leaderboards");
-        http.call("board", Method::GET, &format!("{board}/score?limit=20"), &agent, None, None, &[200]).await?;
+        http.send("board", Method::GET, &format!("{board}/score?limit=20"), &agent, None, None, &[200]).await?;
         let around = format!("{board}/score-region-{}?around=me&limit=20", home.county);
         let mine = http.call("board", Method::GET, &around, &agent, Some(&token), None, &[200]).await?.json;
         if !mine["entries"].as_array().is_some_and(|e| e.iter().any(|e| e["id"] == pid.as_str())) {
@@ -367,7 +370,7 @@ pub async fn journey(http: &Http, world: &World, n: u64, flash: Option<usize>) -
         if rand::rng().random::<f64>() < b.share {
             world.pause(human(5.0)).await;
             let body = json!({"channel": "wechat_friend"});
-            http.call("share", Method::POST, "/api/v1/shares", &agent, Some(&token), Some(&body), &[204]).await?;
+            http.send("share", Method::POST, "/api/v1/shares", &agent, Some(&token), Some(&body), &[204]).await?;
             world.pass_baton(code.clone(), depth);
         }
         if attempt_no == world.attempts_per_day || rand::rng().random::<f64>() >= b.again {

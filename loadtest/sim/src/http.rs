@@ -48,7 +48,8 @@ impl Http {
     }
 
     /// Sends a request of `kind` and reads its JSON body (other bodies read as `null`). A
-    /// status other than `expect` (or `alt`, when given) is an error of that kind.
+    /// status not in `expect` is an error of that kind, and so is a JSON body that does not
+    /// parse.
     #[allow(clippy::too_many_arguments)]
     pub async fn call(
         &self,
@@ -59,6 +60,38 @@ impl Http {
         token: Option<&str>,
         body: Option<&Value>,
         expect: &[u16],
+    ) -> Result<Reply, Failed> {
+        self.exchange(kind, method, path, agent, token, body, expect, true).await
+    }
+
+    /// [`Http::call`] for a reply whose body nobody reads (a page a phone shows, a board the
+    /// citizen only looks at): the body is received in full but not parsed, which would cost
+    /// the simulator more CPU than the server spends answering (`Reply::json` is `null`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send(
+        &self,
+        kind: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        agent: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        expect: &[u16],
+    ) -> Result<Reply, Failed> {
+        self.exchange(kind, method, path, agent, token, body, expect, false).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        kind: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        agent: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        expect: &[u16],
+        parse: bool,
     ) -> Result<Reply, Failed> {
         let mut rb = self.client.request(method, format!("{}{path}", self.base)).header("user-agent", agent);
         if let Some(t) = token {
@@ -91,7 +124,7 @@ impl Http {
         if !expect.contains(&status) {
             return Err(fail(status, String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()));
         }
-        let json = if !json_body {
+        let json = if !(parse && json_body) {
             Value::Null
         } else {
             match serde_json::from_slice(&bytes) {

@@ -7,6 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The simulator allocates for every request and reply (URLs, headers, JSON), on two worker
+/// threads; glibc's allocator took about a third of its CPU in a replay (`docs/PERFORMANCE.md`).
+/// Baton runs on the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "baton-sim", version, about = "Plays a Baton campaign over HTTP and measures it.")]
 struct Cli {

@@ -57,7 +57,7 @@ pub async fn organizer(
     loop {
         for p in &paths {
             // An error is counted; the dashboard polls again next time.
-            let _ = http.call("console", Method::GET, p, agent, Some(&token), None, &[200]).await;
+            let _ = http.send("console", Method::GET, p, agent, Some(&token), None, &[200]).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
