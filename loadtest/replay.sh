@@ -53,7 +53,8 @@ mkdir -p "$OUT"
 window=()
 [ -n "${FROM_HOUR:-}" ] && window+=(--from-hour "$FROM_HOUR")
 [ -n "${TO_HOUR:-}" ] && window+=(--to-hour "$TO_HOUR")
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version); $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
+commit="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$BATON_BIN" --version) at $commit; $(redis-server --version | cut -d' ' -f1-3)" | tee "$OUT/machine.txt"
 echo "replay: $PARTICIPANTS participants at ${SPEED}× ${window[*]:-whole campaign} ${SIM_ARGS:-}" | tee -a "$OUT/machine.txt"
 echo "postgresql: $statistics" | tee -a "$OUT/machine.txt"
 child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; } # children waited for: the simulator
