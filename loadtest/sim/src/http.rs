@@ -65,8 +65,9 @@ impl Http {
     }
 
     /// [`Http::call`] for a reply whose body nobody reads (a page a phone shows, a board the
-    /// citizen only looks at): the body is received in full but not parsed, which would cost
-    /// the simulator more CPU than the server spends answering (`Reply::json` is `null`).
+    /// citizen only looks at): the body is received in full but not parsed, since parsing it
+    /// would only take CPU the replay's servers share with the simulator (`Reply::json` is
+    /// `null`).
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
