@@ -106,3 +106,50 @@ async fn redis_and_postgres() {
 async fn embedded_and_sqlite() {
     simulate(Hot::Embedded, Sql::Sqlite).await;
 }
+
+/// A saturated run: one journey in flight at a time, ten days in one second, so arrivals wait for
+/// the slot (start lag) the whole run. The per-second series still follows the wall clock: a row
+/// for each second, each with the requests that ended in it (journeys ran back to back, so every
+/// whole second had some), and together every participant request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_series_follows_the_clock() {
+    const N: u64 = 200;
+    let app =
+        TestApp::spawn_with(Hot::Embedded, Sql::Sqlite, |c| c.limits = baton_http::limits::LimitsConfig::off()).await;
+    let shape = Shape::seed_campaign(N, 7);
+    let cfg = RunConfig {
+        base_url: format!("http://{}", app.addr),
+        campaign: "demo".into(),
+        from_minute: 0,
+        to_minute: shape.minutes(),
+        speed: 864_000.0,
+        shape,
+        behavior: Behavior::default(),
+        organizers: 0,
+        organizer_login: None,
+        console_poll: Duration::from_secs(5),
+        max_active: 1,
+        archiver_metrics: None,
+        tag: "saturated".into(),
+        timeout: Duration::from_secs(60),
+        progress_every: Duration::ZERO,
+    };
+    let (report, _, seconds) = baton_sim::run(&cfg, &Thresholds::default()).await.expect("the simulation runs");
+    println!("{}", baton_sim::render(&report));
+    assert_eq!((report.arrivals, report.journeys_failed, report.errors), (N, 0, 0));
+    assert!(report.start_lag_max_ms > 1_000.0, "arrivals waited for the slot: {} ms", report.start_lag_max_ms);
+    let whole = report.wall_s as usize;
+    assert!(
+        (whole + 1..=whole + 2).contains(&seconds.len()),
+        "{} rows for {:.2} s of wall clock",
+        seconds.len(),
+        report.wall_s
+    );
+    let idle: Vec<u64> = seconds[..whole].iter().filter(|s| s.requests == 0).map(|s| s.second).collect();
+    assert!(
+        idle.len() <= 1,
+        "seconds without a request while journeys ran back to back: {idle:?} of {}",
+        seconds.len()
+    );
+    assert_eq!(seconds.iter().map(|s| s.requests).sum::<u64>(), report.requests);
+}

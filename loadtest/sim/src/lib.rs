@@ -150,7 +150,6 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
 
     // The archiver's backlog and lag, scraped every second.
     let archiver = Arc::new(Mutex::new(None::<(f64, f64)>));
-    let mut archiver_seen: Vec<(f64, f64)> = Vec::new();
     let scraper = cfg.archiver_metrics.clone().map(|url| {
         let (a, client, mut stop) = (archiver.clone(), http.client.clone(), stop_rx.clone());
         tokio::spawn(async move {
@@ -166,70 +165,70 @@ pub async fn run(cfg: &RunConfig, limits: &Thresholds) -> anyhow::Result<(Report
     });
 
     let active = Arc::new(AtomicU64::new(0));
+    let arrived = Arc::new(AtomicU64::new(0));
     let slots = Arc::new(Semaphore::new(cfg.max_active));
     let began = stats.began();
     let window_start = cfg.from_minute as f64 * 60.0;
     let mut lag = stats::Histogram::default();
-    let mut arrivals = 0u64;
-    let mut next_tick = began + Duration::from_secs(1);
-    let mut next_progress = began + cfg.progress_every;
     let scheduled = cfg.shape.arrivals(cfg.from_minute, cfg.to_minute);
     let total_expected = cfg.shape.arrivals(cfg.from_minute, cfg.to_minute).count() as u64;
-    let tick = |now: Instant, seen: &mut Vec<(f64, f64)>| {
-        let hour = (window_start + (now - began).as_secs_f64() * cfg.speed) / 3600.0;
-        let a = *archiver.lock().expect("archiver lock");
-        if let Some(a) = a {
-            seen.push(a);
-        }
-        stats.tick(hour, active.load(Ordering::Relaxed), a);
-    };
-    // Closes the second ending at `next_tick`: a row of the series, and a progress line when due.
-    let close_second =
-        |next_tick: &mut Instant, next_progress: &mut Instant, seen: &mut Vec<(f64, f64)>, arrivals: u64| {
-            tick(*next_tick, seen);
-            *next_tick += Duration::from_secs(1);
-            if !cfg.progress_every.is_zero() && *next_tick >= *next_progress {
-                *next_progress += cfg.progress_every;
+    // The per-second series and the progress lines go by the wall clock, in a task of their own:
+    // when every slot is taken (a saturated server), arrivals wait for one, and the seconds must
+    // still close one a second, each with the requests that ended in it.
+    let ticker = {
+        let (stats, world, active, arrived, archiver) =
+            (stats.clone(), world.clone(), active.clone(), arrived.clone(), archiver.clone());
+        let (speed, progress_every, mut stop) = (cfg.speed, cfg.progress_every, stop_rx.clone());
+        tokio::spawn(async move {
+            let mut seen: Vec<(f64, f64)> = Vec::new();
+            let mut next_tick = began + Duration::from_secs(1);
+            let mut next_progress = began + progress_every;
+            let mut close = |at: Instant, seen: &mut Vec<(f64, f64)>| {
+                let hour = (window_start + (at - began).as_secs_f64() * speed) / 3600.0;
                 let a = *archiver.lock().expect("archiver lock");
-                progress(&stats, &world, arrivals, total_expected, window_start, cfg.speed, a);
+                seen.extend(a);
+                stats.tick(hour, active.load(Ordering::Relaxed), a);
+                if !progress_every.is_zero() && at >= next_progress {
+                    next_progress += progress_every;
+                    progress(&stats, &world, arrived.load(Ordering::Relaxed), total_expected, window_start, speed, a);
+                }
+            };
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next_tick.into()) => {}
+                    _ = stop.changed() => break,
+                }
+                close(next_tick, &mut seen);
+                next_tick += Duration::from_secs(1);
             }
-        };
+            // The last, partial second.
+            close(Instant::now(), &mut seen);
+            seen
+        })
+    };
     for a in scheduled {
         let due = began + Duration::from_secs_f64((a.at - window_start).max(0.0) / cfg.speed);
-        // Close the seconds that pass before this arrival is due.
-        while next_tick <= due {
-            tokio::time::sleep_until(next_tick.into()).await;
-            close_second(&mut next_tick, &mut next_progress, &mut archiver_seen, arrivals);
-        }
         tokio::time::sleep_until(due.into()).await;
         let permit = slots.clone().acquire_owned().await.expect("the semaphore stays open");
         lag.record(Instant::now().saturating_duration_since(due));
-        arrivals += 1;
+        let n = arrived.fetch_add(1, Ordering::Relaxed) + 1;
         let (http, world, active) = (http.clone(), world.clone(), active.clone());
         active.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let ok = citizen::journey(&http, &world, arrivals, a.flash).await.is_ok();
+            let ok = citizen::journey(&http, &world, n, a.flash).await.is_ok();
             let counter = if ok { &world.journeys_done } else { &world.journeys_failed };
             counter.fetch_add(1, Ordering::Relaxed);
             active.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
-    // Wait for the journeys in flight, still closing seconds.
+    // Wait for the journeys in flight.
     let all = u32::try_from(cfg.max_active).unwrap_or(u32::MAX);
-    let drained = slots.acquire_many(all);
-    tokio::pin!(drained);
-    loop {
-        tokio::select! {
-            _ = &mut drained => break,
-            _ = tokio::time::sleep_until(next_tick.into()) => {
-                close_second(&mut next_tick, &mut next_progress, &mut archiver_seen, arrivals);
-            }
-        }
-    }
-    tick(Instant::now(), &mut archiver_seen);
+    drop(slots.acquire_many(all).await.expect("the semaphore stays open"));
     let wall_s = began.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
+    let archiver_seen = ticker.await.map_err(|e| anyhow::anyhow!("the clock task: {e}"))?;
+    let arrivals = arrived.load(Ordering::Relaxed);
     for o in organizers {
         match o.await {
             Ok(Err(e)) => eprintln!("organizer: {e}"),
