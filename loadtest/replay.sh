@@ -11,6 +11,7 @@
 # rows read by sequential scans, updates, dead rows), and draws the plots.
 #
 #   loadtest/replay.sh                                    # all 2.52 M participants at 500×
+#   SPEED=180 SIM_ARGS="--max-active 2000" loadtest/replay.sh   # … at 180× (docs/PERFORMANCE.md 2d)
 #   PARTICIPANTS=25200 loadtest/replay.sh                 # a hundredth of the campaign, same curve
 #   FROM_HOUR=212 TO_HOUR=216 loadtest/replay.sh          # the last evening's peak only
 #
