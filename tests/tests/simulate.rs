@@ -20,29 +20,40 @@ use std::time::Duration;
 
 const CITIZENS: u64 = 300;
 
+/// The seed campaign's ten days for `citizens` against `app`, compressed `speed` times, without
+/// organizers; a test sets what it plays differently.
+fn whole_campaign(app: &TestApp, citizens: u64, seed: u64, speed: f64, tag: &str) -> RunConfig {
+    let shape = Shape::seed_campaign(citizens, seed);
+    RunConfig {
+        base_url: format!("http://{}", app.addr),
+        campaign: "demo".into(),
+        from_minute: 0,
+        to_minute: shape.minutes(),
+        speed,
+        shape,
+        behavior: Behavior::default(),
+        organizers: 0,
+        organizer_login: None,
+        console_poll: Duration::from_millis(500),
+        max_active: 10_000,
+        archiver_metrics: None,
+        tag: tag.into(),
+        timeout: Duration::from_secs(60),
+        progress_every: Duration::ZERO,
+    }
+}
+
 async fn simulate(hot: Hot, sql: Sql) {
     // Compressed ten-thousandfold, citizens answer far faster than the per-participant limits
     // allow a person to; the limits have tests of their own (limits.rs).
     let app = TestApp::spawn_with(hot, sql, |c| c.limits = baton_http::limits::LimitsConfig::off()).await;
     app.organizer("sim-organizer", "organizer", Some("demo"), None).await;
-    let shape = Shape::seed_campaign(CITIZENS, 42);
     let cfg = RunConfig {
-        base_url: format!("http://{}", app.addr),
-        campaign: "demo".into(),
-        from_minute: 0,
-        to_minute: shape.minutes(),
-        // Ten days in about eight seconds.
-        speed: 864_000.0 / 8.0,
-        shape,
         behavior: Behavior { again: 0.3, ..Behavior::default() },
         organizers: 2,
         organizer_login: Some(format!("sim-organizer:{ORGANIZER_PASSWORD}")),
-        console_poll: Duration::from_millis(500),
-        max_active: 10_000,
-        archiver_metrics: None,
-        tag: "suite".into(),
-        timeout: Duration::from_secs(60),
-        progress_every: Duration::ZERO,
+        // Ten days in about eight seconds.
+        ..whole_campaign(&app, CITIZENS, 42, 864_000.0 / 8.0, "suite")
     };
     let (report, world, seconds) =
         baton_sim::run(&cfg, &Thresholds { max_error_rate: Some(0.0), ..Default::default() })
@@ -116,24 +127,7 @@ async fn saturated_series_follows_the_clock() {
     const N: u64 = 200;
     let app =
         TestApp::spawn_with(Hot::Embedded, Sql::Sqlite, |c| c.limits = baton_http::limits::LimitsConfig::off()).await;
-    let shape = Shape::seed_campaign(N, 7);
-    let cfg = RunConfig {
-        base_url: format!("http://{}", app.addr),
-        campaign: "demo".into(),
-        from_minute: 0,
-        to_minute: shape.minutes(),
-        speed: 864_000.0,
-        shape,
-        behavior: Behavior::default(),
-        organizers: 0,
-        organizer_login: None,
-        console_poll: Duration::from_secs(5),
-        max_active: 1,
-        archiver_metrics: None,
-        tag: "saturated".into(),
-        timeout: Duration::from_secs(60),
-        progress_every: Duration::ZERO,
-    };
+    let cfg = RunConfig { max_active: 1, ..whole_campaign(&app, N, 7, 864_000.0, "saturated") };
     let (report, _, seconds) = baton_sim::run(&cfg, &Thresholds::default()).await.expect("the simulation runs");
     println!("{}", baton_sim::render(&report));
     assert_eq!((report.arrivals, report.journeys_failed, report.errors), (N, 0, 0));
